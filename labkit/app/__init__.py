@@ -1,0 +1,1 @@
+"""The example app the labs run: users API, lab endpoints, pool status, metrics."""

@@ -1,0 +1,51 @@
+"""Endpoints the labs drive: pool state, holding a connection, pooled vs unpooled queries."""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from tortoise import connections
+
+from labkit.app.schemas import PoolStatusOut
+from labkit.pool import pool_status
+
+router = APIRouter(tags=["lab"])
+
+
+def _client():
+    return connections.get("default")
+
+
+@router.get("/pool-status", response_model=PoolStatusOut)
+async def get_pool_status() -> dict[str, int]:
+    """The pool's real state, read through asyncpg's public API (see labkit.pool)."""
+    return pool_status(_client().pool).as_dict()
+
+
+@router.get("/lab/hold")
+async def hold(ms: int = Query(ge=0, le=600_000, description="how long to hold, in ms")) -> dict:
+    """Hold one pooled connection for ``ms`` milliseconds inside the database."""
+    await _client().execute_query("SELECT pg_sleep($1)", [ms / 1000])
+    return {"held_ms": ms}
+
+
+@router.get("/lab/ping-db")
+async def ping_db() -> dict:
+    """One trivial query through the pool."""
+    _, rows = await _client().execute_query("SELECT 1 AS one")
+    return {"one": rows[0]["one"]}
+
+
+@router.get("/lab/unpooled")
+async def unpooled(request: Request) -> dict:
+    """The same query on a connection opened and closed for this request alone."""
+    settings = request.app.state.settings
+    conn = await asyncpg.connect(
+        settings.database_url,
+        server_settings={"application_name": settings.application_name},
+    )
+    try:
+        one = await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+    return {"one": one}

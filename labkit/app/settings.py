@@ -1,0 +1,43 @@
+"""The example app's settings: the pool parameters a lab turns, and where the database is."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def new_application_name() -> str:
+    """A name unique to one run of the app, so its sessions can be found in pg_stat_activity."""
+    return f"labkit-app-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class AppSettings(BaseSettings):
+    """Pool and database settings, read from ``LABKIT_APP_*`` variables or passed in.
+
+    >>> AppSettings(database_url="postgresql://...", maxsize=2)  # doctest: +SKIP
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LABKIT_APP_", frozen=True)
+
+    database_url: str
+    minsize: int = Field(1, ge=0, description="connections the pool keeps open even when idle")
+    maxsize: int = Field(5, ge=1, description="the most connections the pool will open")
+    max_inactive_connection_lifetime: float = Field(
+        300.0, ge=0, description="seconds an idle connection lives before it is closed (0: forever)"
+    )
+    acquire_timeout: float | None = Field(
+        None, gt=0, description="seconds to wait for a free connection; None waits forever"
+    )
+    application_name: str = Field(default_factory=new_application_name, max_length=63)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AppSettings:
+        if self.minsize > self.maxsize:
+            raise ValueError(
+                f"minsize={self.minsize} is larger than maxsize={self.maxsize}; "
+                "the pool can never hold more than maxsize connections, so lower minsize."
+            )
+        return self

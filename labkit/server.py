@@ -1,0 +1,231 @@
+"""Run the example app in a background thread of the kernel.
+
+The shape follows httpx's test server: a uvicorn ``Server`` in a daemon thread,
+started by polling ``started`` and stopped with ``should_exit`` and ``join()``.
+The app gets its own event loop in that thread. Talk to it over HTTP from the
+notebook; never run ORM queries on the kernel's own loop against its pool, which
+would quietly build a second pool.
+
+>>> app = start_app(maxsize=5)            # doctest: +SKIP
+>>> app.url                               # doctest: +SKIP
+'http://127.0.0.1:40123'
+>>> app.restart(maxsize=10)               # doctest: +SKIP
+>>> app.stop()                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from labkit.blocking import run_blocking
+from labkit.db import Database, ensure_database
+from labkit.errors import AppStartError
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+_current: BackgroundApp | None = None
+_current_lock = threading.Lock()
+
+
+def _bind(port: int) -> socket.socket:
+    """Bind 127.0.0.1:port, or a free port if that one is busy (with a warning)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        warnings.warn(f"port {port} is busy; the app uses a free port instead", stacklevel=3)
+        sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def count_app_sessions(dsn: str, application_name: str) -> int:
+    """How many backends in pg_stat_activity carry ``application_name``."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", application_name
+        )
+    finally:
+        await conn.close()
+
+
+@dataclass
+class BackgroundApp:
+    """The example app, served by uvicorn in a daemon thread.
+
+    ``settings`` holds the pool parameters in force (see ``AppSettings``).
+    """
+
+    database: Database
+    settings: Any  # labkit.app.settings.AppSettings, imported lazily
+    port: int = 0
+    url: str = ""
+    _server: Any = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def application_name(self) -> str:
+        """The ``application_name`` every connection of this run carries."""
+        return self.settings.application_name
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start(self) -> None:
+        import uvicorn
+
+        from labkit.app.main import create_app
+
+        app = create_app(self.settings)
+        sock = _bind(self.port)
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), name=f"labkit-app-{self.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                cause = app.state.startup_error
+                raise AppStartError(
+                    f"The example app did not start: {cause!r}. Check that the database "
+                    "answers (`labkit db status`) and that the pool settings are valid."
+                ) from cause
+            time.sleep(0.02)
+        self._wait_until_answering(deadline)
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            self._server.run(sockets=[sock])
+        except SystemExit:  # uvicorn exits this way when the lifespan fails
+            pass
+        finally:
+            sock.close()
+
+    def _wait_until_answering(self, deadline: float) -> None:
+        while True:
+            try:
+                if httpx.get(f"{self.url}/pool-status", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AppStartError(f"The example app at {self.url} never answered /pool-status.")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop the server, close the pool, and wait until none of its sessions remain."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(STOP_TIMEOUT_S)
+        self._thread = None
+        self._wait_for_sessions_to_end()
+
+    def _wait_for_sessions_to_end(self, timeout: float = 5.0) -> None:
+        # A closed connection's backend leaves pg_stat_activity a moment later.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                left = run_blocking(count_app_sessions(self.database.dsn, self.application_name))
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+                return  # the database itself is gone: nothing of ours is left in it
+            if left == 0:
+                return
+            time.sleep(0.05)
+
+    def restart(self, **changes: Any) -> BackgroundApp:
+        """Stop, then start again with some settings changed (a new application_name too).
+
+        >>> app.restart(maxsize=10, acquire_timeout=0.1)  # doctest: +SKIP
+        """
+        from labkit.app.settings import AppSettings, new_application_name
+
+        self.stop()
+        merged = {
+            **self.settings.model_dump(),
+            "application_name": new_application_name(),
+            **changes,
+        }
+        self.settings = AppSettings(**merged)
+        self._start()
+        return self
+
+    def pool_status(self) -> dict[str, int]:
+        """GET /pool-status, as a dict."""
+        response = httpx.get(f"{self.url}/pool-status", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        s = self.settings
+        return (
+            f"<BackgroundApp {state} at {self.url} minsize={s.minsize} maxsize={s.maxsize} "
+            f"acquire_timeout={s.acquire_timeout} "
+            f"max_inactive_connection_lifetime={s.max_inactive_connection_lifetime} "
+            f"application_name={s.application_name!r}>"
+        )
+
+
+def start_app(
+    *,
+    minsize: int = 1,
+    maxsize: int = 5,
+    max_inactive_connection_lifetime: float = 300.0,
+    acquire_timeout: float | None = None,
+    port: int = 0,
+    database: Database | None = None,
+) -> BackgroundApp:
+    """Start the example app in the background and return once it answers.
+
+    Starts or reattaches the database first when none is given. Re-running the
+    cell is safe: the app this kernel started before is stopped first.
+    ``acquire_timeout`` is in seconds; None waits forever, as Tortoise does.
+    """
+    from labkit.app.settings import AppSettings
+
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
+        database = database or ensure_database()
+        settings = AppSettings(
+            database_url=database.dsn,
+            minsize=minsize,
+            maxsize=maxsize,
+            max_inactive_connection_lifetime=max_inactive_connection_lifetime,
+            acquire_timeout=acquire_timeout,
+        )
+        app = BackgroundApp(database=database, settings=settings, port=port)
+        app._start()
+        _current = app
+        return app
+
+
+def current_app() -> BackgroundApp | None:
+    """The app this kernel started last, if any."""
+    return _current
