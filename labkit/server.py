@@ -29,6 +29,7 @@ import httpx
 from labkit.blocking import run_blocking
 from labkit.db import Database, ensure_database
 from labkit.errors import AppStartError
+from labkit.sessions import fetch_sessions
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -47,17 +48,6 @@ def _bind(port: int) -> socket.socket:
         warnings.warn(f"port {port} is busy; the app uses a free port instead", stacklevel=3)
         sock.bind(("127.0.0.1", 0))
     return sock
-
-
-async def count_app_sessions(dsn: str, application_name: str) -> int:
-    """How many backends in pg_stat_activity carry ``application_name``."""
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        return await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", application_name
-        )
-    finally:
-        await conn.close()
 
 
 @dataclass
@@ -149,7 +139,7 @@ class BackgroundApp:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                left = run_blocking(count_app_sessions(self.database.dsn, self.application_name))
+                left = len(run_blocking(fetch_sessions(self.database.dsn, self.application_name)))
             except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
                 return  # the database itself is gone: nothing of ours is left in it
             if left == 0:

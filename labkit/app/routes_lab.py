@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from labkit.app.schemas import PoolStatusOut
 from labkit.pool import pool_status
@@ -26,6 +27,16 @@ async def get_pool_status() -> dict[str, int]:
 async def hold(ms: int = Query(ge=0, le=600_000, description="how long to hold, in ms")) -> dict:
     """Hold one pooled connection for ``ms`` milliseconds inside the database."""
     await _client().execute_query("SELECT pg_sleep($1)", [ms / 1000])
+    return {"held_ms": ms}
+
+
+@router.get("/lab/hold-in-transaction")
+async def hold_in_transaction(
+    ms: int = Query(ge=0, le=600_000, description="how long to hold, in ms"),
+) -> dict:
+    """Like /lab/hold, inside ``async with in_transaction()``: the ORM's transaction path."""
+    async with in_transaction() as conn:
+        await conn.execute_query("SELECT pg_sleep($1)", [ms / 1000])
     return {"held_ms": ms}
 
 
