@@ -33,9 +33,14 @@ class Check:
     fix: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EnvironmentReport:
+    """The checks, shown as a table in Jupyter and as plain lines elsewhere."""
+
     checks: list[Check]
+
+    def __repr__(self) -> str:
+        return str(self)
 
     @property
     def ok(self) -> bool:

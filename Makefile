@@ -1,0 +1,34 @@
+# Pool Lab: two commands.
+#   make lab    create .venv on first use, start the database, open JupyterLab on notebook 00
+#   make test   the whole suite against a real PostgreSQL (what CI runs)
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told; CI and some containers are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test lint db-stop clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+lab: $(INSTALLED)
+	$(BIN)/labkit db start
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_start_here.ipynb
+
+test: $(INSTALLED) lint
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check labkit tests benchmarks
+	$(BIN)/ruff format --check labkit tests benchmarks
+
+db-stop: $(INSTALLED)
+	$(BIN)/labkit db stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,2 @@
+-- Run once, when the compose volume is first created.
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
