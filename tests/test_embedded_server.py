@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import psutil
@@ -143,3 +145,33 @@ def test_no_database_names_the_three_fixes(monkeypatch):
     assert "docker compose up" in message
     assert "embedded" in message
     assert ":x@" not in message  # the password is masked
+
+
+def test_server_left_by_a_killed_kernel_is_reused(server):
+    """A kernel that dies with SIGKILL leaves its server running: the next one reattaches."""
+    kernel = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from labkit.embedded import "
+            "EmbeddedPostgres; print(EmbeddedPostgres(Path(sys.argv[1])).start().pid, "
+            "flush=True); time.sleep(60)",
+            str(server.home),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    pid = int(kernel.stdout.readline())
+    kernel.kill()
+    kernel.wait()
+    again = server.start()
+    assert again.pid == pid
+    assert fetch(server.dsn(again), "SELECT 1 AS one")[0]["one"] == 1
+
+
+def test_data_dir_from_another_postgres_major_is_a_clear_error(server):
+    server.start()
+    server.stop()
+    (server.pgdata / "PG_VERSION").write_text("9\n")
+    with pytest.raises(EmbeddedServerError, match="labkit db reset"):
+        server.start()

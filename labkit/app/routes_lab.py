@@ -19,7 +19,14 @@ def _client():
 
 @router.get("/pool-status", response_model=PoolStatusOut)
 async def get_pool_status() -> dict[str, int]:
-    """The pool's real state, read through asyncpg's public API (see labkit.pool)."""
+    """The pool's real state, read through asyncpg's public API.
+
+    ``size`` = ``get_size()``, ``idle`` = ``get_idle_size()``, ``in_use`` = size - idle,
+    ``min_size``/``max_size`` = ``get_min_size()``/``get_max_size()``, and ``waiting``
+    = requests queued for a free connection (see ``labkit.pool.waiting_count``).
+    The source article reads ``pool._size``, which does not exist on an asyncpg Pool,
+    and takes ``len(pool._holders)`` for the idle count, but it is always max_size.
+    """
     return pool_status(_client().pool).as_dict()
 
 
