@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, Request
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from labkit.app.schemas import PoolStatusOut
-from labkit.pool import pool_status
+from labkit.pool import PoolStatus, pool_status
 
 router = APIRouter(tags=["lab"])
 
@@ -17,8 +16,8 @@ def _client():
     return connections.get("default")
 
 
-@router.get("/pool-status", response_model=PoolStatusOut)
-async def get_pool_status() -> dict[str, int]:
+@router.get("/pool-status", response_model=PoolStatus)
+async def get_pool_status() -> PoolStatus:
     """The pool's real state, read through asyncpg's public API.
 
     ``size`` = ``get_size()``, ``idle`` = ``get_idle_size()``, ``in_use`` = size - idle,
@@ -27,7 +26,7 @@ async def get_pool_status() -> dict[str, int]:
     The source article reads ``pool._size``, which does not exist on an asyncpg Pool,
     and takes ``len(pool._holders)`` for the idle count, but it is always max_size.
     """
-    return pool_status(_client().pool).as_dict()
+    return pool_status(_client().pool)
 
 
 @router.get("/lab/hold")

@@ -19,12 +19,3 @@ class UserOut(BaseModel):
     email: str
     name: str
     created_at: datetime
-
-
-class PoolStatusOut(BaseModel):
-    size: int
-    idle: int
-    in_use: int
-    waiting: int
-    min_size: int
-    max_size: int
