@@ -40,7 +40,10 @@ _current_lock = threading.Lock()
 
 def _bind(port: int) -> socket.socket:
     """Bind 127.0.0.1:port, or a free port if that one is busy (with a warning)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose
+    # proto says TCP, and accepted sockets inherit it. Without it, uvicorn's separate
+    # header and body writes meet Nagle + delayed ACK: a 40 ms stall per response.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))

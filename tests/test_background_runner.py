@@ -83,3 +83,22 @@ def test_start_app_with_no_database_given_starts_one():
         assert app.pool_status()["size"] >= 1
     finally:
         app.stop()
+
+
+def test_responses_are_not_delayed_by_nagle(database):
+    """Without TCP_NODELAY every response stalled ~40 ms on delayed ACKs."""
+    from labkit.server import _bind
+
+    with _bind(0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY on accept
+    app = start_app(database=database)
+    try:
+        with httpx.Client(base_url=app.url) as client:
+            latencies = []
+            for _ in range(21):
+                response = client.get("/pool-status")
+                latencies.append(response.elapsed.total_seconds())
+        latencies.sort()
+        assert latencies[10] < 0.020, f"median {latencies[10] * 1000:.1f} ms"
+    finally:
+        app.stop()
