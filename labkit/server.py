@@ -65,6 +65,7 @@ class BackgroundApp:
     port: int = 0
     url: str = ""
     _server: Any = field(default=None, repr=False)
+    _fastapi_app: Any = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -81,7 +82,7 @@ class BackgroundApp:
 
         from labkit.app.main import create_app
 
-        app = create_app(self.settings)
+        app = self._fastapi_app = create_app(self.settings)
         sock = _bind(self.port)
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -165,6 +166,17 @@ class BackgroundApp:
         self.settings = AppSettings(**merged)
         self._start()
         return self
+
+    @property
+    def pool(self):
+        """The app's live asyncpg Pool, for looking at, never for queries.
+
+        It belongs to the app's event loop in another thread: reading its state is
+        fine, but acquiring from it here would break it. Send requests instead.
+        """
+        if not self.running:
+            raise AppStartError("the app is not running: start it with labkit.start_app()")
+        return self._fastapi_app.state.db_client.pool
 
     def pool_status(self) -> dict[str, int]:
         """GET /pool-status, as a dict."""

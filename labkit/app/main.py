@@ -78,7 +78,9 @@ def create_app(settings: AppSettings) -> FastAPI:
             ):
                 # Tortoise opens its pool lazily, on the first query. Open it now,
                 # so /pool-status has a pool to read from the first request on.
-                await connections.get("default").execute_query("SELECT 1")
+                client = connections.get("default")
+                await client.execute_query("SELECT 1")
+                app.state.db_client = client
                 yield
         except Exception as exc:
             app.state.startup_error = exc  # the background runner reports it

@@ -53,6 +53,19 @@ async def ping_db() -> dict:
     return {"one": rows[0]["one"]}
 
 
+@router.get("/lab/cpu-work")
+async def cpu_work(
+    rows: int = Query(ge=1, le=50_000_000, description="how many numbers to hash"),
+) -> dict:
+    """Real CPU work inside PostgreSQL, no sleeping: md5-hash ``rows`` numbers."""
+    _, result = await _client().execute_query(
+        "SELECT count(*) AS hits FROM generate_series(1, $1::int) AS g "
+        "WHERE md5(g::text) LIKE '0%'",
+        [rows],
+    )
+    return {"rows": rows, "hits": result[0]["hits"]}
+
+
 @router.get("/lab/unpooled")
 async def unpooled(request: Request) -> dict:
     """The same query on a connection opened and closed for this request alone."""

@@ -1,0 +1,122 @@
+"""Plots for the labs. Each returns a matplotlib Figure with a title and labelled axes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from labkit.load import LoadResult, RequestRecord
+from labkit.sampler import PoolSample
+
+COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
+
+
+def plot_latency(result: LoadResult, title: str = "Request latency") -> Figure:
+    """Histogram of latencies beside the p50/p95/p99 bars."""
+    summary = result.summary
+    latencies = [r.latency_s * 1000 for r in result.records]
+    fig, (hist, bars) = plt.subplots(1, 2, figsize=(10, 3.5), width_ratios=[2, 1])
+    hist.hist(latencies, bins=40, color="tab:blue", alpha=0.8)
+    hist.set(xlabel="latency (ms)", ylabel="requests", title="distribution")
+    names = ["p50", "p95", "p99"]
+    values = [summary.p50_ms, summary.p95_ms, summary.p99_ms]
+    bars.bar(names, values, color=["tab:green", "tab:orange", "tab:red"])
+    bars.bar_label(bars.containers[0], fmt="%.1f")
+    bars.set(ylabel="latency (ms)", title="percentiles")
+    fig.suptitle(f"{title}: {summary.requests} requests, {summary.throughput_rps:.0f} req/s")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(values: dict[str, float], *, ylabel: str, title: str, fmt: str = "%.1f") -> Figure:
+    """One bar per label, each with its value written on top (for side-by-side comparisons)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(list(values), list(values.values()), color=["tab:blue", "tab:gray", "tab:orange"])
+    ax.bar_label(ax.containers[0], fmt=fmt)
+    ax.set(ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def in_flight(records: Sequence[RequestRecord], times: Sequence[float]) -> list[int]:
+    """How many requests were in flight at each of ``times``."""
+    return [sum(r.start_s <= t < r.start_s + r.latency_s for r in records) for t in times]
+
+
+def plot_pool_timeseries(
+    samples: Sequence[PoolSample],
+    records: Sequence[RequestRecord] = (),
+    *,
+    maxsize: int | None = None,
+    title: str = "Pool state over time",
+    series: Sequence[str] = ("size", "in_use", "idle", "waiting"),
+) -> Figure:
+    """size, in_use, idle and waiting over time, with requests in flight overlaid."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    times = [s.t_s for s in samples]
+    for name in series:
+        ax.step(
+            times,
+            [getattr(s, name) for s in samples],
+            where="post",
+            label=name,
+            color=COLORS[name],
+            linewidth=2,
+        )
+    if records:
+        ax.plot(
+            times,
+            in_flight(records, times),
+            color="black",
+            linestyle=":",
+            label="requests in flight",
+        )
+    if maxsize is not None:
+        ax.axhline(maxsize, color="gray", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"maxsize = {maxsize}",
+            (times[0] if times else 0, maxsize),
+            textcoords="offset points",
+            xytext=(4, 4),
+            color="gray",
+        )
+    ax.set(xlabel="time since the run began (s)", ylabel="connections / requests", title=title)
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(
+    xs: Sequence[float],
+    throughput: Sequence[float],
+    p95_ms: Sequence[float],
+    *,
+    xlabel: str,
+    title: str,
+    mark_x: float | None = None,
+    mark_label: str = "",
+) -> Figure:
+    """Throughput (left axis) and p95 latency (right axis) against one parameter."""
+    fig, left = plt.subplots(figsize=(8, 4))
+    left.plot(xs, throughput, "o-", color="tab:blue", label="throughput")
+    left.set(xlabel=xlabel, ylabel="throughput (req/s)", title=title)
+    left.set_xscale("log", base=2)
+    left.set_xticks(list(xs), [str(x) for x in xs])
+    left.set_ylim(bottom=0)
+    right = left.twinx()
+    right.plot(xs, p95_ms, "s--", color="tab:red", label="p95 latency")
+    right.set(ylabel="p95 latency (ms)")
+    right.set_ylim(bottom=0)
+    if mark_x is not None:
+        left.axvline(mark_x, color="gray", linestyle=":")
+        left.annotate(
+            mark_label, (mark_x, 0), textcoords="offset points", xytext=(4, 8), color="gray"
+        )
+    lines = left.get_lines()[:1] + right.get_lines()[:1]
+    left.legend(lines, [ln.get_label() for ln in lines], loc="center right")
+    left.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

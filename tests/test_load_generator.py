@@ -1,0 +1,92 @@
+"""The load generator and the pool sampler, against the real app."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from labkit.load import percentile, run_load, run_load_async
+from labkit.sampler import sample_pool
+from labkit.tuning import check_littles_law
+
+
+def test_records_are_exact_for_a_known_mix_of_statuses(start_app):
+    app = start_app(maxsize=4)
+    paths = ["/lab/ping-db", "/users/2147483000", "/lab/hold?ms=-1"]  # 200, 404, 422
+    result = run_load(app, paths, requests=30, concurrency=5)
+    assert len(result.records) == 30
+    assert result.summary.statuses == {200: 10, 404: 10, 422: 10}
+    assert result.summary.errors == {"http 404": 10, "http 422": 10}
+    by_path = {p: [r.status for r in result.records if r.path == p] for p in paths}
+    assert by_path == {paths[0]: [200] * 10, paths[1]: [404] * 10, paths[2]: [422] * 10}
+    assert all(r.latency_s > 0 and r.start_s >= 0 for r in result.records)
+
+
+def test_duration_mode_stops_on_time_and_counts_every_request(start_app):
+    app = start_app(maxsize=2)
+    result = run_load(app, "/lab/hold", params={"ms": 50}, duration=0.6, concurrency=2)
+    last_start = max(r.start_s for r in result.records)
+    assert last_start < 0.6
+    assert 10 <= len(result.records) <= 26  # about 2 x 0.6 s / 50 ms
+    assert result.summary.statuses == {200: len(result.records)}
+
+
+def test_timeouts_and_refused_connections_are_recorded_by_kind(start_app):
+    app = start_app(maxsize=1)
+    slow = run_load(app, "/lab/hold", params={"ms": 800}, requests=2, concurrency=2, timeout=0.3)
+    assert slow.summary.errors == {"timeout": 2}
+    assert [r.status for r in slow.records] == [None, None]
+    dead = run_load("http://127.0.0.1:1", requests=3, concurrency=1)
+    assert dead.summary.errors == {"connection": 3}
+
+
+def test_bad_arguments_say_what_to_do():
+    with pytest.raises(ValueError, match="exactly one of requests"):
+        run_load("http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="exactly one of requests"):
+        run_load("http://127.0.0.1:1", requests=1, duration=1)
+    with pytest.raises(ValueError, match="concurrency"):
+        run_load("http://127.0.0.1:1", requests=1, concurrency=0)
+
+
+def test_percentiles_interpolate_between_ranks():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 95) == pytest.approx(95.05)
+    assert percentile(values, 100) == 100.0
+    assert percentile([], 50) == 0.0
+
+
+def test_sampler_sees_in_use_reach_maxsize_and_requests_wait(start_app):
+    app = start_app(minsize=1, maxsize=3)
+    result = run_load(
+        app, "/lab/hold", params={"ms": 100}, requests=36, concurrency=9, sample_hz=20
+    )
+    assert max(s.in_use for s in result.samples) == 3
+    assert max(s.in_use for s in result.samples) <= 3  # never above maxsize
+    assert max(s.waiting for s in result.samples) > 0
+    rate = len(result.samples) / result.duration_s
+    assert rate >= 10, f"sampled at {rate:.1f} Hz"
+
+
+def test_sample_pool_watches_without_load(start_app):
+    app = start_app(minsize=2, maxsize=4)
+    samples = sample_pool(app, seconds=0.5, hz=20)
+    assert len(samples) >= 8
+    assert {(s.size, s.in_use, s.waiting) for s in samples} == {(2, 0, 0)}
+
+
+def test_littles_law_holds_within_20_percent(start_app):
+    app = start_app()
+    law = check_littles_law(app, maxsize=8, concurrency=6, hold_ms=50, duration=2.0)
+    assert law.error < 0.20, law
+
+
+def test_run_load_async_works_from_a_running_loop(start_app):
+    app = start_app()
+
+    async def inside_a_loop():
+        return await run_load_async(app, requests=5, concurrency=2, progress=False)
+
+    assert len(asyncio.run(inside_a_loop()).records) == 5
