@@ -57,14 +57,10 @@ def plot_pool_timeseries(
     fig, ax = plt.subplots(figsize=(10, 4))
     times = [s.t_s for s in samples]
     for name in series:
-        ax.step(
-            times,
-            [getattr(s, name) for s in samples],
-            where="post",
-            label=name,
-            color=COLORS[name],
-            linewidth=2,
-        )
+        # size is drawn wide and pale, so the lines that often equal it stay visible on top
+        width = {"linewidth": 6, "alpha": 0.35} if name == "size" else {"linewidth": 2}
+        values = [getattr(s, name) for s in samples]
+        ax.step(times, values, where="post", label=name, color=COLORS[name], **width)
     if records:
         ax.plot(
             times,

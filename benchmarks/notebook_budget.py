@@ -1,0 +1,82 @@
+"""Each notebook's execution time and the memory it needs: prints figures, asserts nothing.
+
+    python benchmarks/notebook_budget.py [notebooks/01_pool_principles.ipynb ...]
+
+Runs each notebook headless as the test suite does, and samples every 0.2 s the
+proportional set size (PSS) of the kernel (which runs the app too) and of all
+postgres processes on the machine. The budgets are 60 s per notebook and 700 MB
+for kernel, app and PostgreSQL together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mb(processes: list[psutil.Process]) -> float:
+    total = 0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            # PSS splits shared pages (PostgreSQL's shared buffers) among the processes
+            # that map them, so the sum is not inflated by counting them once each.
+            total += proc.memory_full_info().pss
+    return total / 2**20
+
+
+def postgres_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+def run(path: Path) -> tuple[float, float, float]:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    peak = {"kernel": 0.0, "postgres": 0.0}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            km = client.km
+            if km is not None and km.has_kernel and km.provisioner is not None:
+                pid = km.provisioner.pid
+                kernel = psutil.Process(pid)
+                peak["kernel"] = max(peak["kernel"], rss_mb([kernel, *kernel.children(True)]))
+            peak["postgres"] = max(peak["postgres"], rss_mb(postgres_processes()))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - started
+    done.set()
+    watcher.join()
+    return elapsed, peak["kernel"], peak["postgres"]
+
+
+def main() -> None:
+    paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    print(
+        f"{'notebook':<34} {'seconds':>8} {'kernel+app MB':>14} {'postgres MB':>12} {'sum MB':>8}"
+    )
+    for path in paths:
+        elapsed, kernel, postgres = run(path)
+        print(
+            f"{path.name:<34} {elapsed:8.1f} {kernel:14.0f} {postgres:12.0f} "
+            f"{kernel + postgres:8.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
