@@ -420,6 +420,9 @@ class EmbeddedPostgres:
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": str(self.pgdata),
             "max_connections": MAX_CONNECTIONS,
+            # No slots held back for superusers: the lab's ordinary role then meets the
+            # hard limit and its real message, "sorry, too many clients already".
+            "superuser_reserved_connections": 0,
             "shared_buffers": "64MB",  # Binder gives 1-2 GB for everything
         }
         lib_dir = self._bin_dir().parent / "lib"

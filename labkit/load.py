@@ -36,6 +36,7 @@ class RequestRecord:
     latency_s: float
     status: int | None  # None when no response came back
     error: str | None  # None for a 2xx/3xx; else "http 503", "timeout", "connection", ...
+    retry_after: str | None = None  # the Retry-After header, when the server sent one
 
     @property
     def ok(self) -> bool:
@@ -155,8 +156,14 @@ async def run_load_async(
     timeout: float = 30.0,
     sample_hz: float | None = None,
     progress: bool = True,
+    records: list[RequestRecord] | None = None,
+    samples: list[PoolSample] | None = None,
 ) -> LoadResult:
-    """The coroutine behind :func:`run_load`, for callers already on an event loop."""
+    """The coroutine behind :func:`run_load`, for callers already on an event loop.
+
+    Pass your own ``records`` and ``samples`` lists to watch them fill while the
+    run goes on (from another thread, say, to draw a live chart).
+    """
     if (requests is None) == (duration is None):
         raise ValueError("give exactly one of requests=N or duration=seconds")
     if requests is not None and requests < 1:
@@ -168,7 +175,8 @@ async def run_load_async(
 
     url = base_url(target)
     paths = [path] if isinstance(path, str) else list(path)
-    records: list[RequestRecord] = []
+    records = [] if records is None else records
+    samples = [] if samples is None else samples
     numbers = itertools.count()  # shared by all workers: request i goes to paths[i % len]
     started = time.perf_counter()
     deadline = started + duration if duration is not None else None
@@ -185,16 +193,19 @@ async def run_load_async(
             while (i := next_request()) is not None:
                 target_path = paths[i % len(paths)]
                 begin = time.perf_counter()
-                status, error = None, None
+                status, error, retry_after = None, None, None
                 try:
                     response = await asyncio.wait_for(conn.get(target_path, params), timeout)
                     status = response.status
                     error = None if status < 400 else f"http {status}"
+                    retry_after = response.headers.get("retry-after")
                 except Exception as exc:  # recorded, not raised: a load test counts failures
                     error = _error_kind(exc)
                 end = time.perf_counter()
                 records.append(
-                    RequestRecord(target_path, begin - started, end - begin, status, error)
+                    RequestRecord(
+                        target_path, begin - started, end - begin, status, error, retry_after
+                    )
                 )
         finally:
             await conn.close()
@@ -213,12 +224,10 @@ async def run_load_async(
     reporter = asyncio.create_task(report_progress())
     try:
         if sample_hz:
-            async with PoolSampler(url, sample_hz, started_at=started) as sampler:
+            async with PoolSampler(url, sample_hz, started_at=started, samples=samples):
                 await asyncio.gather(*(worker() for _ in range(concurrency)))
-            samples = sampler.samples
         else:
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-            samples = []
     finally:
         reporter.cancel()
         progress_bar.close()

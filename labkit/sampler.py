@@ -39,13 +39,19 @@ class PoolSampler:
     /pool-status needs no database connection, so sampling does not disturb the pool.
     """
 
-    def __init__(self, target, hz: float = 20.0, started_at: float | None = None) -> None:
+    def __init__(
+        self,
+        target,
+        hz: float = 20.0,
+        started_at: float | None = None,
+        samples: list[PoolSample] | None = None,
+    ) -> None:
         if hz <= 0:
             raise ValueError(f"hz must be positive, got {hz}")
         self.url = base_url(target)
         self.interval = 1.0 / hz
         self.started_at = time.perf_counter() if started_at is None else started_at
-        self.samples: list[PoolSample] = []
+        self.samples: list[PoolSample] = [] if samples is None else samples
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
 

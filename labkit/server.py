@@ -201,6 +201,7 @@ def start_app(
     maxsize: int = 5,
     max_inactive_connection_lifetime: float = 300.0,
     acquire_timeout: float | None = None,
+    server_settings: dict[str, str] | None = None,
     port: int = 0,
     database: Database | str | None = None,
 ) -> BackgroundApp:
@@ -210,6 +211,7 @@ def start_app(
     also be a DSN string). Re-running the
     cell is safe: the app this kernel started before is stopped first.
     ``acquire_timeout`` is in seconds; None waits forever, as Tortoise does.
+    ``server_settings`` are PostgreSQL settings for every session the app opens.
     """
     from labkit.app.settings import AppSettings
 
@@ -227,6 +229,7 @@ def start_app(
             maxsize=maxsize,
             max_inactive_connection_lifetime=max_inactive_connection_lifetime,
             acquire_timeout=acquire_timeout,
+            server_settings=server_settings or {},
         )
         app = BackgroundApp(database=database, settings=settings, port=port)
         app._start()

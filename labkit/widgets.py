@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import clear_output, display
+from matplotlib.figure import Figure
 
-from labkit.plots import plot_latency, plot_pool_timeseries
+from labkit.exhaustion import ExhaustionRun, exhaustion_lab
+from labkit.leaks import ACTIONS, leak_lab
+from labkit.plots import COLORS, plot_latency, plot_pool_timeseries
 from labkit.tuning import TuningRun, run_tuning_lab
 
 
@@ -87,3 +90,113 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
 
     run_button.on_click(on_run)
     return w.VBox([*controls.values(), run_button, output])
+
+
+def draw_exhaustion(run: ExhaustionRun) -> Figure:
+    """The live chart: in_use, idle and waiting over time, and the latencies so far."""
+    fig, (pool_ax, latency_ax) = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[3, 2])
+    samples = list(run.samples)
+    times = [s.t_s for s in samples]
+    for name in ("in_use", "idle", "waiting"):
+        pool_ax.step(
+            times,
+            [getattr(s, name) for s in samples],
+            where="post",
+            label=name,
+            color=COLORS[name],
+            linewidth=2,
+        )
+    pool_ax.axhline(run.maxsize, color="gray", linestyle="--", linewidth=1)
+    pool_ax.set(
+        xlabel="time (s)", ylabel="connections / requests", title=f"pool (maxsize {run.maxsize})"
+    )
+    pool_ax.legend(loc="upper right")
+    latencies = run.latencies_ms
+    colors = [
+        "tab:green" if r.status == 200 else "tab:red"
+        for r in sorted(run.records, key=lambda r: r.latency_s)
+    ]
+    latency_ax.bar(range(1, len(latencies) + 1), latencies, color=colors)
+    latency_ax.axhline(run.hold_ms, color="gray", linestyle=":", linewidth=1)
+    latency_ax.set(
+        xlabel="request (fastest first)",
+        ylabel="latency (ms)",
+        title="answered: green 200, red error",
+    )
+    latency_ax.set_xlim(0.5, run.concurrency + 0.5)
+    outcomes = ", ".join(f"{k} {v}" for k, v in run.outcomes.items())
+    fig.suptitle(f"Exhaustion lab: {outcomes}")
+    fig.tight_layout()
+    return fig
+
+
+def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
+    """Sliders for maxsize, concurrency, hold time and acquire timeout; Run; a live chart."""
+    start = {"maxsize": 2, "concurrency": 6, "hold_ms": 300, "acquire_timeout_ms": 0, **defaults}
+    style = {"description_width": "170px"}
+    layout = w.Layout(width="480px")
+    controls = {
+        "maxsize": w.IntSlider(
+            start["maxsize"], 1, 10, description="maxsize", style=style, layout=layout
+        ),
+        "concurrency": w.IntSlider(
+            start["concurrency"], 1, 20, description="concurrency", style=style, layout=layout
+        ),
+        "hold_ms": w.IntSlider(
+            start["hold_ms"], 50, 1000, step=50, description="hold (ms)", style=style, layout=layout
+        ),
+        "acquire_timeout_ms": w.IntSlider(
+            start["acquire_timeout_ms"],
+            0,
+            1000,
+            step=50,
+            description="acquire timeout (ms, 0 = none)",
+            style=style,
+            layout=layout,
+        ),
+    }
+    run_button = w.Button(description="Run burst", button_style="primary", icon="play")
+    output = w.Output()
+
+    def redraw(run: ExhaustionRun) -> None:
+        with output:
+            clear_output(wait=True)
+            display(draw_exhaustion(run))
+            if run.finished:
+                print(run.summary())
+            plt.close("all")
+
+    def on_run(_button: w.Button) -> None:
+        values = {name: control.value for name, control in controls.items()}
+        timeout_ms = values.pop("acquire_timeout_ms")
+        run_button.disabled = True
+        try:
+            exhaustion_lab(
+                **values, acquire_timeout=timeout_ms / 1000 or None, app=app, on_update=redraw
+            )
+        except Exception as exc:  # shown in the lab, not lost in the log
+            with output:
+                print(f"{type(exc).__name__}: {exc}")
+        finally:
+            run_button.disabled = False
+
+    run_button.on_click(on_run)
+    return w.VBox([*controls.values(), run_button, output])
+
+
+def leak_lab_widget(app=None) -> w.Widget:
+    """One button per leak-lab action, and a live table of the app's sessions."""
+    buttons = [w.Button(description=action, layout=w.Layout(width="210px")) for action in ACTIONS]
+    output = w.Output(layout=w.Layout(border="1px solid #ddd"))
+
+    def act(button: w.Button) -> None:
+        with output:
+            clear_output(wait=True)
+            try:
+                print(leak_lab(button.description, app=app).table())
+            except Exception as exc:  # shown in the lab, not lost in the log
+                print(f"{type(exc).__name__}: {exc}")
+
+    for button in buttons:
+        button.on_click(act)
+    return w.VBox([w.HBox(buttons), output])

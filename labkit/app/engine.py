@@ -15,6 +15,7 @@ acquire timeout.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -46,12 +47,14 @@ class _TimedAcquire:
 
     async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy:
         try:
-            return await self._context
+            connection = await self._context
         except asyncio.TimeoutError as exc:
             raise PoolAcquireTimeout(
                 f"no connection became free within {self._timeout} s "
                 f"(all {self._pool.get_max_size()} in use)"
             ) from exc
+        self._pool.checkouts[id(connection)] = (connection, time.monotonic())
+        return connection
 
     def __await__(self):
         return self._acquire().__await__()
@@ -67,7 +70,7 @@ class _TimedAcquire:
 class AcquireTimeoutPool(asyncpg.Pool):
     """An asyncpg pool whose ``acquire()`` waits at most ``acquire_timeout`` seconds."""
 
-    __slots__ = ("acquire_timeout", "release_timeout")
+    __slots__ = ("acquire_timeout", "checkouts", "release_timeout")
 
     def __init__(
         self,
@@ -85,11 +88,25 @@ class AcquireTimeoutPool(asyncpg.Pool):
         super().__init__(*args, **kwargs)
         self.acquire_timeout = acquire_timeout
         self.release_timeout = release_timeout
+        # id(proxy) -> (proxy, when it was checked out); a leak detector reads the ages
+        self.checkouts: dict[int, tuple[Any, float]] = {}
 
     def acquire(self, *, timeout: float | None = None) -> _TimedAcquire:  # type: ignore[override]
         return _TimedAcquire(self, self.acquire_timeout if timeout is None else timeout)
 
+    def checkout_ages(self) -> dict[int, float]:
+        """Seconds each checked-out connection (by backend pid) has been out of the pool."""
+        now, ages = time.monotonic(), {}
+        for key, (proxy, since) in list(self.checkouts.items()):
+            try:
+                ages[proxy.get_server_pid()] = now - since
+            except asyncpg.InterfaceError:
+                # asyncpg gave it back by itself: the server closed the connection.
+                del self.checkouts[key]
+        return ages
+
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        self.checkouts.pop(id(connection), None)
         await super().release(
             connection, timeout=self.release_timeout if timeout is None else timeout
         )

@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from labkit.app import routes_lab, routes_users
+from labkit.app import routes_lab, routes_leaks, routes_users
 from labkit.app.engine import PoolAcquireTimeout
 from labkit.app.settings import AppSettings
 
@@ -39,6 +39,7 @@ def tortoise_config(settings: AppSettings) -> dict:
         "max_inactive_connection_lifetime": settings.max_inactive_connection_lifetime,
         "acquire_timeout": settings.acquire_timeout,
         "application_name": settings.application_name,
+        "server_settings": dict(settings.server_settings),
     }
     if "sslmode" in query:
         credentials["ssl"] = query["sslmode"]
@@ -81,7 +82,10 @@ def create_app(settings: AppSettings) -> FastAPI:
                 client = connections.get("default")
                 await client.execute_query("SELECT 1")
                 app.state.db_client = client
+                app.state.leaks = []
                 yield
+                # Leaked connections would make the pool's close() wait for them.
+                await routes_leaks.release_all(app.state.leaks)
         except Exception as exc:
             app.state.startup_error = exc  # the background runner reports it
             raise
@@ -93,6 +97,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.state.startup_error = None
     app.include_router(routes_users.router)
     app.include_router(routes_lab.router)
+    app.include_router(routes_leaks.router)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:

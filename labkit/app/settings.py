@@ -32,6 +32,11 @@ class AppSettings(BaseSettings):
         None, gt=0, description="seconds to wait for a free connection; None waits forever"
     )
     application_name: str = Field(default_factory=new_application_name, max_length=63)
+    server_settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="PostgreSQL settings for every session, e.g. "
+        "{'idle_in_transaction_session_timeout': '1000'} (ms)",
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AppSettings:

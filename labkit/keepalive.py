@@ -1,0 +1,103 @@
+"""The article's advice, tested: "run SELECT 1 periodically to keep idle connections alive".
+
+We give every session of the app a server-side ``idle_session_timeout`` (the kind
+of limit a server, proxy or firewall imposes), then watch the pool's connections
+with and without a periodic SELECT 1 sent through the pool.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from labkit.server_log import server_log_lines
+from labkit.sessions import app_sessions
+
+
+@dataclass(frozen=True)
+class KeepaliveOutcome:
+    pings: int  # SELECT 1 requests sent through the pool during the wait
+    before: frozenset[int]  # backend pids of the app's sessions before the wait
+    after: frozenset[int]  # ... and after it
+    pool_size_after: int
+    first_request_ms: float  # the first request after the wait
+    closed_by_server: int | None  # sessions the server ended for idling (None: log unreadable)
+
+    @property
+    def survived(self) -> int:
+        """Sessions that lived through the wait."""
+        return len(self.before & self.after)
+
+    @property
+    def replaced(self) -> int:
+        """Sessions the pool opened anew during the wait, after the server closed old ones."""
+        return len(self.after - self.before)
+
+
+def _pids(app) -> frozenset[int]:
+    return frozenset(s.pid for s in app_sessions(app))
+
+
+def _idle_kills() -> int | None:
+    lines = server_log_lines(contains="idle-session timeout")
+    return None if lines is None else len(lines)
+
+
+def _watch(app, wait_s: float, ping_every_s: float | None) -> KeepaliveOutcome:
+    kills_before = _idle_kills()
+    before = _pids(app)
+    pings = 0
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if ping_every_s is not None:
+                client.get("/lab/ping-db").raise_for_status()
+                pings += 1
+            time.sleep(ping_every_s or 0.05)
+        after = _pids(app)
+        size_after = client.get("/pool-status").json()["size"]
+        began = time.perf_counter()
+        client.get("/lab/ping-db").raise_for_status()
+        first_ms = (time.perf_counter() - began) * 1000
+    kills_after = _idle_kills()
+    closed = None if kills_before is None else kills_after - kills_before
+    return KeepaliveOutcome(pings, before, after, size_after, first_ms, closed)
+
+
+def keepalive_experiment(
+    app,
+    pool_size: int = 3,
+    idle_session_timeout_s: float = 1.0,
+    ping_every_s: float = 0.3,
+    wait_s: float = 2.5,
+) -> dict[str, KeepaliveOutcome]:
+    """Three runs of ``wait_s`` idle seconds against a server that closes sessions idle for
+    ``idle_session_timeout_s``: no keepalive, SELECT 1 every ``ping_every_s``, and a pool
+    whose own idle lifetime is shorter than the server's timeout.
+    """
+    timeout_ms = str(int(idle_session_timeout_s * 1000))
+    settings = {"idle_session_timeout": timeout_ms}
+    outcomes = {}
+    runs = {
+        "no keepalive": ({}, None),
+        "SELECT 1 every few hundred ms": ({}, ping_every_s),
+        "pool lifetime < server timeout": (
+            {"max_inactive_connection_lifetime": idle_session_timeout_s / 2, "minsize": 0},
+            None,
+        ),
+    }
+    for name, (pool_changes, ping) in runs.items():
+        app.restart(
+            **{
+                "minsize": pool_size,
+                "maxsize": pool_size,
+                "max_inactive_connection_lifetime": 300.0,
+                **pool_changes,
+            },
+            server_settings=settings,
+        )
+        outcomes[name] = _watch(app, wait_s, ping)
+    app.restart(server_settings={}, minsize=1, maxsize=5, max_inactive_connection_lifetime=300.0)
+    return outcomes

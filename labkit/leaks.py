@@ -1,0 +1,203 @@
+"""The leak lab: take connections and never give them back, find them, cure them.
+
+Every action goes to the app over HTTP (the leaked connections live in the app);
+the detector reads PostgreSQL's own view, ``pg_stat_activity``, beside the
+app's record of how long each connection has been out of its pool.
+
+>>> leak_lab("leak a connection", app)                # doctest: +SKIP
+>>> find_leaks(app, older_than_s=0)                     # doctest: +SKIP
+[LeakSuspect(pid=4242, state='idle', held_s=0.02, ...)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+
+from labkit.blocking import run_blocking
+from labkit.results import record_result
+from labkit.sessions import Session, app_sessions
+
+ACTIONS = (
+    "leak a connection",
+    "leave a transaction open",
+    "release everything",
+)
+
+
+def _client(app) -> httpx.Client:
+    return httpx.Client(base_url=app.url, timeout=10)
+
+
+def _leak(app, path: str) -> int:
+    with _client(app) as client:
+        response = client.post(path)
+    if response.status_code == 503:
+        raise RuntimeError(
+            "the pool has no free connection left to leak: every slot is taken. "
+            "Choose 'release everything' to recover."
+        )
+    return response.raise_for_status().json()["pid"]
+
+
+def leak_connection(app) -> int:
+    """The app acquires a connection and never releases it. Returns its backend pid."""
+    return _leak(app, "/lab/leak/connection")
+
+
+def leave_transaction_open(app) -> int:
+    """The app runs BEGIN and a query, then never commits nor releases. Returns the pid."""
+    return _leak(app, "/lab/leak/transaction")
+
+
+def release_leaks(app) -> dict:
+    """The app rolls back and releases everything the lab leaked."""
+    with _client(app) as client:
+        return client.post("/lab/leak/release").raise_for_status().json()
+
+
+def use_leaked_connections(app) -> list[dict]:
+    """The app runs SELECT 1 on each leaked connection; errors come back verbatim."""
+    with _client(app) as client:
+        return client.post("/lab/leak/use").raise_for_status().json()
+
+
+def checked_out(app) -> dict[int, float]:
+    """Backend pid -> seconds out of the pool, for every connection the app holds now."""
+    with _client(app) as client:
+        rows = client.get("/lab/checked-out").raise_for_status().json()
+    return {row["pid"]: row["held_s"] for row in rows}
+
+
+def request_completes(app, timeout_s: float = 1.0, path: str = "/lab/ping-db") -> bool:
+    """Does one request answer within ``timeout_s``? (A pool with no free slot hangs.)"""
+    try:
+        with httpx.Client(base_url=app.url, timeout=timeout_s) as client:
+            client.get(path)
+    except httpx.TimeoutException:
+        return False
+    return True
+
+
+def terminate_backend(app, pid: int) -> bool:
+    """``SELECT pg_terminate_backend(pid)``: the server ends that session."""
+
+    async def terminate() -> bool:
+        conn = await asyncpg.connect(app.database.dsn, timeout=10)
+        try:
+            return await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await conn.close()
+
+    return run_blocking(terminate())
+
+
+@dataclass(frozen=True)
+class LeakSuspect:
+    """A session of the app that looks leaked, and why."""
+
+    pid: int
+    state: str | None
+    held_s: float | None  # how long the app has had it out of the pool
+    transaction_age_s: float | None
+    query: str
+    reason: str
+
+
+def find_leaks(
+    app, older_than_s: float = 5.0, idle_in_transaction_older_than_s: float | None = None
+) -> list[LeakSuspect]:
+    """The app's sessions out of the pool for longer than ``older_than_s``, or idle in
+    transaction for longer than ``idle_in_transaction_older_than_s`` (default: the same).
+    """
+    idle_limit = (
+        older_than_s
+        if idle_in_transaction_older_than_s is None
+        else (idle_in_transaction_older_than_s)
+    )
+    held = checked_out(app)
+    suspects = []
+    for session in app_sessions(app):
+        reasons = []
+        held_s = held.get(session.pid)
+        if held_s is not None and held_s > older_than_s:
+            reasons.append(f"out of the pool for {held_s:.1f} s")
+        idle_for = session.state_age_s or 0.0
+        if session.state == "idle in transaction" and idle_for > idle_limit:
+            reasons.append(f"idle in transaction for {idle_for:.1f} s")
+        if reasons:
+            suspects.append(
+                LeakSuspect(
+                    pid=session.pid,
+                    state=session.state,
+                    held_s=held_s,
+                    transaction_age_s=session.transaction_age_s,
+                    query=" ".join(session.query.split()),
+                    reason="; ".join(reasons),
+                )
+            )
+    record_result(
+        "04.leak_detector",
+        leaked_sessions_found=len(suspects),
+        idle_in_transaction_found=sum(s.state == "idle in transaction" for s in suspects),
+        older_than_s=older_than_s,
+    )
+    return suspects
+
+
+@dataclass(frozen=True)
+class LeakLabState:
+    """What the leak lab shows after each action."""
+
+    action: str
+    outcome: object
+    pool: dict[str, int]
+    sessions: list[Session]
+    checked_out: dict[int, float]
+
+    @property
+    def free_slots(self) -> int:
+        """Connections the pool could still hand out: max_size - in_use."""
+        return self.pool["max_size"] - self.pool["in_use"]
+
+    def table(self) -> str:
+        lines = [
+            f"after '{self.action}': {self.outcome}",
+            f"pool: size {self.pool['size']}, in_use {self.pool['in_use']}, idle "
+            f"{self.pool['idle']}, free slots {self.free_slots} of {self.pool['max_size']}",
+            f"{'pid':>7}  {'state':<20} {'out of pool':>11} {'xact age':>9}  last query",
+        ]
+        for s in self.sessions:
+            held = self.checked_out.get(s.pid)
+            held_txt = f"{held:.1f} s" if held is not None else "-"
+            xact = f"{s.transaction_age_s:.1f} s" if s.transaction_age_s is not None else "-"
+            query = " ".join(s.query.split())[:40]
+            lines.append(f"{s.pid:>7}  {s.state or '-':<20} {held_txt:>11} {xact:>9}  {query}")
+        return "\n".join(lines)
+
+
+def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
+    """Do one of :data:`ACTIONS` to the app, then read its pool and its sessions."""
+    from labkit.server import current_app
+
+    app = app or current_app()
+    if app is None or not app.running:
+        raise RuntimeError("start the app first: app = labkit.start_app()")
+    handlers = {
+        "leak a connection": leak_connection,
+        "leave a transaction open": leave_transaction_open,
+        "release everything": release_leaks,
+    }
+    if action not in handlers:
+        raise ValueError(f"action must be one of {list(handlers)}, not {action!r}")
+    outcome = handlers[action](app)
+    state = LeakLabState(action, outcome, app.pool_status(), app_sessions(app), checked_out(app))
+    record_result(
+        "04.leaks",
+        leaked_connections=len(state.checked_out),
+        idle_in_transaction=sum(s.state == "idle in transaction" for s in state.sessions),
+        free_slots=state.free_slots,
+    )
+    return state
