@@ -106,11 +106,9 @@ def exhaustion_lab(
     widget draws its live chart there). ``record=False`` keeps the run out of the
     learner's results file (for side experiments).
     """
-    from labkit.server import current_app
+    from labkit.server import running_app
 
-    app = app or current_app()
-    if app is None or not app.running:
-        raise RuntimeError("start the app first: app = labkit.start_app()")
+    app = running_app(app)
     app.restart(minsize=1, maxsize=maxsize, acquire_timeout=acquire_timeout)
     run = ExhaustionRun(maxsize, concurrency, hold_ms, acquire_timeout)
 

@@ -180,11 +180,9 @@ class LeakLabState:
 
 def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
     """Do one of :data:`ACTIONS` to the app, then read its pool and its sessions."""
-    from labkit.server import current_app
+    from labkit.server import running_app
 
-    app = app or current_app()
-    if app is None or not app.running:
-        raise RuntimeError("start the app first: app = labkit.start_app()")
+    app = running_app(app)
     handlers = {
         "leak a connection": leak_connection,
         "leave a transaction open": leave_transaction_open,

@@ -240,3 +240,13 @@ def start_app(
 def current_app() -> BackgroundApp | None:
     """The app this kernel started last, if any."""
     return _current
+
+
+def running_app(app: BackgroundApp | None = None) -> BackgroundApp:
+    """``app``, or else the one this kernel started last; it must be running."""
+    app = app or _current
+    if app is None or not app.running:
+        raise AppStartError(
+            "the example app is not running: start it with app = labkit.start_app()"
+        )
+    return app

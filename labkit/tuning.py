@@ -219,11 +219,9 @@ def run_tuning_lab(
 
     The widget (:func:`labkit.widgets.tuning_lab`) calls this with its sliders' values.
     """
-    from labkit.server import current_app
+    from labkit.server import running_app
 
-    app = app or current_app()
-    if app is None or not app.running:
-        raise RuntimeError("start the app first: app = labkit.start_app()")
+    app = running_app(app)
     app.restart(
         minsize=minsize,
         maxsize=maxsize,

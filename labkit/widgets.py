@@ -3,6 +3,8 @@ which a test (or a learner without widgets) can call directly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
@@ -34,28 +36,49 @@ def show_tuning_run(run: TuningRun) -> None:
     plt.close("all")
 
 
+STYLE = {"description_width": "190px"}
+LAYOUT = w.Layout(width="500px")
+
+
+def _int_slider(value: int, low: int, high: int, label: str, step: int = 1) -> w.IntSlider:
+    return w.IntSlider(value, low, high, step=step, description=label, style=STYLE, layout=LAYOUT)
+
+
+def _lab_panel(
+    controls: dict[str, w.ValueWidget], label: str, run: Callable[[dict, w.Output], None]
+) -> w.VBox:
+    """Sliders, a Run button and an output area; ``run(values, output)`` does the work.
+
+    An error is printed in the output area, where the learner sees it, and the
+    button comes back either way.
+    """
+    button = w.Button(description=label, button_style="primary", icon="play")
+    output = w.Output()
+
+    def on_click(_button: w.Button) -> None:
+        button.disabled = True
+        try:
+            run({name: control.value for name, control in controls.items()}, output)
+        except Exception as exc:
+            with output:
+                print(f"{type(exc).__name__}: {exc}")
+        finally:
+            button.disabled = False
+
+    button.on_click(on_click)
+    return w.VBox([*controls.values(), button, output])
+
+
 def tuning_lab(app=None, **defaults) -> w.Widget:
     """Sliders for minsize, maxsize, lifetime, concurrency and hold time; Run; plots.
 
     >>> tuning_lab(app)  # doctest: +SKIP
     """
-    start = {
-        "minsize": 1,
-        "maxsize": 4,
-        "lifetime": 300.0,
-        "concurrency": 8,
-        "hold_ms": 50,
-        **defaults,
-    }
-    style = {"description_width": "150px"}
-    layout = w.Layout(width="460px")
+    start = {"minsize": 1, "maxsize": 4, "lifetime": 300.0, "concurrency": 8, "hold_ms": 50}
+    start.update(defaults)
     controls = {
-        "minsize": w.IntSlider(
-            start["minsize"], 0, 16, description="minsize", style=style, layout=layout
-        ),
-        "maxsize": w.IntSlider(
-            start["maxsize"], 1, 16, description="maxsize", style=style, layout=layout
-        ),
+        "minsize": _int_slider(start["minsize"], 0, 16, "minsize"),
+        "maxsize": _int_slider(start["maxsize"], 1, 16, "maxsize"),
         "lifetime": w.FloatLogSlider(
             start["lifetime"],
             base=10,
@@ -63,33 +86,20 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
             max=3,
             step=0.1,
             description="idle lifetime (s)",
-            style=style,
-            layout=layout,
+            style=STYLE,
+            layout=LAYOUT,
         ),
-        "concurrency": w.IntSlider(
-            start["concurrency"], 1, 32, description="concurrency", style=style, layout=layout
-        ),
-        "hold_ms": w.IntSlider(
-            start["hold_ms"], 20, 200, step=10, description="hold (ms)", style=style, layout=layout
-        ),
+        "concurrency": _int_slider(start["concurrency"], 1, 32, "concurrency"),
+        "hold_ms": _int_slider(start["hold_ms"], 20, 200, "hold (ms)", step=10),
     }
-    run_button = w.Button(description="Run", button_style="primary", icon="play")
-    output = w.Output()
 
-    def on_run(_button: w.Button) -> None:
-        values = {name: control.value for name, control in controls.items()}
-        values["minsize"] = min(values["minsize"], values["maxsize"])
-        controls["minsize"].value = values["minsize"]
-        run_button.disabled = True
+    def run(values: dict, output: w.Output) -> None:
+        values["minsize"] = controls["minsize"].value = min(values["minsize"], values["maxsize"])
         output.clear_output()
         with output:
-            try:
-                show_tuning_run(run_tuning_lab(app=app, **values))
-            finally:
-                run_button.disabled = False
+            show_tuning_run(run_tuning_lab(app=app, **values))
 
-    run_button.on_click(on_run)
-    return w.VBox([*controls.values(), run_button, output])
+    return _lab_panel(controls, "Run", run)
 
 
 def draw_exhaustion(run: ExhaustionRun) -> Figure:
@@ -132,56 +142,30 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
 
 def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
     """Sliders for maxsize, concurrency, hold time and acquire timeout; Run; a live chart."""
-    start = {"maxsize": 2, "concurrency": 6, "hold_ms": 300, "acquire_timeout_ms": 0, **defaults}
-    style = {"description_width": "170px"}
-    layout = w.Layout(width="480px")
+    start = {"maxsize": 2, "concurrency": 6, "hold_ms": 300, "acquire_timeout_ms": 0}
+    start.update(defaults)
     controls = {
-        "maxsize": w.IntSlider(
-            start["maxsize"], 1, 10, description="maxsize", style=style, layout=layout
-        ),
-        "concurrency": w.IntSlider(
-            start["concurrency"], 1, 20, description="concurrency", style=style, layout=layout
-        ),
-        "hold_ms": w.IntSlider(
-            start["hold_ms"], 50, 1000, step=50, description="hold (ms)", style=style, layout=layout
-        ),
-        "acquire_timeout_ms": w.IntSlider(
-            start["acquire_timeout_ms"],
-            0,
-            1000,
-            step=50,
-            description="acquire timeout (ms, 0 = none)",
-            style=style,
-            layout=layout,
+        "maxsize": _int_slider(start["maxsize"], 1, 10, "maxsize"),
+        "concurrency": _int_slider(start["concurrency"], 1, 20, "concurrency"),
+        "hold_ms": _int_slider(start["hold_ms"], 50, 1000, "hold (ms)", step=50),
+        "acquire_timeout_ms": _int_slider(
+            start["acquire_timeout_ms"], 0, 1000, "acquire timeout (ms, 0 = none)", step=50
         ),
     }
-    run_button = w.Button(description="Run burst", button_style="primary", icon="play")
-    output = w.Output()
 
-    def redraw(run: ExhaustionRun) -> None:
-        with output:
-            clear_output(wait=True)
-            display(draw_exhaustion(run))
-            if run.finished:
-                print(run.summary())
-            plt.close("all")
-
-    def on_run(_button: w.Button) -> None:
-        values = {name: control.value for name, control in controls.items()}
-        timeout_ms = values.pop("acquire_timeout_ms")
-        run_button.disabled = True
-        try:
-            exhaustion_lab(
-                **values, acquire_timeout=timeout_ms / 1000 or None, app=app, on_update=redraw
-            )
-        except Exception as exc:  # shown in the lab, not lost in the log
+    def run(values: dict, output: w.Output) -> None:
+        def redraw(burst: ExhaustionRun) -> None:
             with output:
-                print(f"{type(exc).__name__}: {exc}")
-        finally:
-            run_button.disabled = False
+                clear_output(wait=True)
+                display(draw_exhaustion(burst))
+                if burst.finished:
+                    print(burst.summary())
+                plt.close("all")
 
-    run_button.on_click(on_run)
-    return w.VBox([*controls.values(), run_button, output])
+        timeout_s = values.pop("acquire_timeout_ms") / 1000 or None
+        exhaustion_lab(**values, acquire_timeout=timeout_s, app=app, on_update=redraw)
+
+    return _lab_panel(controls, "Run burst", run)
 
 
 def leak_lab_widget(app=None) -> w.Widget:
