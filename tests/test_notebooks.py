@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes_without_error(path, database, monkeypatch):
+def execute_notebook(path: Path, monkeypatch) -> nbformat.NotebookNode:
+    """Run ``path`` top to bottom in a fresh kernel; fail on any error output."""
     # Put this interpreter's kernel spec first, so the kernel imports this labkit.
     monkeypatch.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
     nb = nbformat.read(path, as_version=4)
@@ -25,7 +25,7 @@ def test_notebook_executes_without_error(path, database, monkeypatch):
     )
     started = time.perf_counter()
     client.execute(env=dict(os.environ))
-    elapsed = time.perf_counter() - started
+    print(f"{path.name}: {time.perf_counter() - started:.1f} s")
     errors = [
         output
         for cell in nb.cells
@@ -34,4 +34,9 @@ def test_notebook_executes_without_error(path, database, monkeypatch):
         if output.output_type == "error"
     ]
     assert errors == []
-    print(f"{path.name}: {elapsed:.1f} s")
+    return nb
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes_without_error(path, database, monkeypatch):
+    execute_notebook(path, monkeypatch)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -46,13 +47,16 @@ class _TimedAcquire:
         self._context = asyncpg.Pool.acquire(pool, timeout=timeout)
 
     async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy:
+        began = time.perf_counter()
         try:
             connection = await self._context
         except asyncio.TimeoutError as exc:
+            self._pool.report_acquire(time.perf_counter() - began, timed_out=True)
             raise PoolAcquireTimeout(
                 f"no connection became free within {self._timeout} s "
                 f"(all {self._pool.get_max_size()} in use)"
             ) from exc
+        self._pool.report_acquire(time.perf_counter() - began, timed_out=False)
         self._pool.checkouts[id(connection)] = (connection, time.monotonic())
         return connection
 
@@ -70,7 +74,7 @@ class _TimedAcquire:
 class AcquireTimeoutPool(asyncpg.Pool):
     """An asyncpg pool whose ``acquire()`` waits at most ``acquire_timeout`` seconds."""
 
-    __slots__ = ("acquire_timeout", "checkouts", "release_timeout")
+    __slots__ = ("acquire_observer", "acquire_timeout", "checkouts", "release_timeout")
 
     def __init__(
         self,
@@ -90,6 +94,12 @@ class AcquireTimeoutPool(asyncpg.Pool):
         self.release_timeout = release_timeout
         # id(proxy) -> (proxy, when it was checked out); a leak detector reads the ages
         self.checkouts: dict[int, tuple[Any, float]] = {}
+        # Called as observer(waited_s, timed_out) after every acquire (metrics hook in here).
+        self.acquire_observer: Callable[[float, bool], None] | None = None
+
+    def report_acquire(self, waited_s: float, *, timed_out: bool) -> None:
+        if self.acquire_observer is not None:
+            self.acquire_observer(waited_s, timed_out)
 
     def acquire(self, *, timeout: float | None = None) -> _TimedAcquire:  # type: ignore[override]
         return _TimedAcquire(self, self.acquire_timeout if timeout is None else timeout)

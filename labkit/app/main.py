@@ -13,14 +13,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
 from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from labkit.app import routes_lab, routes_leaks, routes_users
+from labkit.app import observability, routes_lab, routes_leaks, routes_users
 from labkit.app.engine import PoolAcquireTimeout
+from labkit.app.observability import AppMetrics
 from labkit.app.settings import AppSettings
 
 
@@ -83,7 +82,11 @@ def create_app(settings: AppSettings) -> FastAPI:
                 await client.execute_query("SELECT 1")
                 app.state.db_client = client
                 app.state.leaks = []
+                if settings.metrics:
+                    app.state.metrics.attach(client.pool)
                 yield
+                if settings.metrics:
+                    await app.state.metrics.close()
                 # Leaked connections would make the pool's close() wait for them.
                 await routes_leaks.release_all(app.state.leaks)
         except Exception as exc:
@@ -108,7 +111,7 @@ def create_app(settings: AppSettings) -> FastAPI:
             headers={"Retry-After": str(retry_after)},
         )
 
-    registry = CollectorRegistry()
-    app.state.metrics_registry = registry
-    Instrumentator(registry=registry).instrument(app).expose(app, include_in_schema=False)
+    if settings.metrics:
+        app.state.metrics = AppMetrics(app, settings)
+        app.include_router(observability.router)
     return app

@@ -32,6 +32,13 @@ class AppSettings(BaseSettings):
         None, gt=0, description="seconds to wait for a free connection; None waits forever"
     )
     application_name: str = Field(default_factory=new_application_name, max_length=63)
+    metrics: bool = Field(True, description="serve /metrics (off only to measure its overhead)")
+    legacy_polling_s: float | None = Field(
+        None,
+        gt=0,
+        description="also run the source article's polling loop, updating a gauge every N s "
+        "(for comparison in notebook 03)",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "

@@ -1,0 +1,180 @@
+"""A real Prometheus for the labs, without Docker: the ``prometheus`` binary, if present.
+
+It scrapes the background app every second, evaluates the kit's alert rules,
+listens on 127.0.0.1 only, and keeps its data in LABKIT_HOME/prometheus.
+The binary comes from Debian's ``prometheus`` package (CI) or conda-forge's
+(Binder); set LABKIT_PROMETHEUS=off to pretend there is none.
+
+>>> prom = start_prometheus(app)                                     # doctest: +SKIP
+>>> prom.query('db_client_connections_usage{state="used"}')          # doctest: +SKIP
+[{'metric': {...}, 'value': [1764084000.0, '3']}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from labkit.errors import LabkitError
+from labkit.home import labkit_home
+
+COMPOSE_DIR = Path(__file__).parent / "compose"
+RULES_FILE = COMPOSE_DIR / "prometheus" / "alerts.yml"
+SCRAPE_INTERVAL = "1s"
+START_TIMEOUT_S = 30
+
+
+class PrometheusError(LabkitError):
+    """Prometheus could not be started or did not answer a query."""
+
+
+def prometheus_binary() -> str | None:
+    """The prometheus executable, or None (also when LABKIT_PROMETHEUS=off)."""
+    if os.environ.get("LABKIT_PROMETHEUS", "").lower() in {"off", "0", "no", "false"}:
+        return None
+    return shutil.which("prometheus")
+
+
+def lab_config(app_url: str, scrape_interval: str = SCRAPE_INTERVAL) -> dict:
+    """The kit's prometheus.yml for the app at ``app_url``, with the kit's alert rules."""
+    target = app_url.removeprefix("http://").rstrip("/")
+    return {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+        "rule_files": [str(RULES_FILE)],
+        "scrape_configs": [{"job_name": "poollab-app", "static_configs": [{"targets": [target]}]}],
+    }
+
+
+@dataclass
+class PrometheusServer:
+    """A running Prometheus process; ``url`` is its HTTP API."""
+
+    process: subprocess.Popen
+    url: str
+    home: Path
+    kind: str = "prometheus"
+
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        """An instant PromQL query: the ``result`` list of Prometheus's answer."""
+        params = {"query": expr, **({"time": at} if at is not None else {})}
+        return self._get("/api/v1/query", params)["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float = 1.0) -> list[dict]:
+        """A range query: one ``{"metric", "values": [[t, "v"], ...]}`` per series."""
+        params = {"query": expr, "start": start, "end": end, "step": step}
+        return self._get("/api/v1/query_range", params)["result"]
+
+    def alerts(self) -> list[dict]:
+        """The alerts now pending or firing (``state`` says which)."""
+        return self._get("/api/v1/alerts", {})["alerts"]
+
+    def targets_up(self) -> bool:
+        targets = self._get("/api/v1/targets", {})["activeTargets"]
+        return bool(targets) and all(t["health"] == "up" for t in targets)
+
+    def _get(self, path: str, params: dict) -> dict:
+        try:
+            response = httpx.get(f"{self.url}{path}", params=params, timeout=10)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PrometheusError(f"Prometheus at {self.url} did not answer {path}: {exc}") from exc
+        if body.get("status") != "success":
+            raise PrometheusError(f"Prometheus refused {params.get('query', path)!r}: {body}")
+        return body["data"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        (self.home / "pid").unlink(missing_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop_leftover(home: Path) -> None:
+    """A Prometheus left by a killed kernel still holds its data dir's lock: end it."""
+    pid_file = home / "pid"
+    with contextlib.suppress(ValueError, OSError):
+        pid = int(pid_file.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"prometheus" in cmdline and str(home).encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+
+
+_current: PrometheusServer | None = None
+
+
+def start_prometheus(app) -> PrometheusServer | None:
+    """Start (or restart) Prometheus scraping ``app``; None when there is no binary.
+
+    Waits until Prometheus is ready and has scraped the app once.
+    """
+    global _current
+    binary = prometheus_binary()
+    if binary is None:
+        return None
+    if _current is not None:
+        _current.stop()
+    home = labkit_home() / "prometheus"
+    home.mkdir(parents=True, exist_ok=True)
+    _stop_leftover(home)
+    config = home / "prometheus.yml"
+    config.write_text(yaml.safe_dump(lab_config(app.url)))
+    port = _free_port()
+    log = open(home / "prometheus.log", "w")  # noqa: SIM115 - the process keeps writing to it
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=2h",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C in the kernel must not kill it mid-lab
+    )
+    log.close()
+    (home / "pid").write_text(str(process.pid))
+    server = PrometheusServer(process, f"http://127.0.0.1:{port}", home)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            tail = (home / "prometheus.log").read_text(errors="replace")[-2000:]
+            raise PrometheusError(
+                f"Prometheus exited at start (code {process.returncode}):\n{tail}"
+            )
+        with contextlib.suppress(httpx.HTTPError, PrometheusError):
+            if httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200 and (
+                server.targets_up()
+            ):
+                break
+        if time.monotonic() > deadline:
+            server.stop()
+            raise PrometheusError(f"Prometheus did not become ready in {START_TIMEOUT_S} s")
+        time.sleep(0.2)
+    _current = server
+    return server
