@@ -130,7 +130,9 @@ _current: PrometheusServer | None = None
 def start_prometheus(app) -> PrometheusServer | None:
     """Start (or restart) Prometheus scraping ``app``; None when there is no binary.
 
-    Waits until Prometheus is ready and has scraped the app once.
+    Waits until Prometheus is ready and has scraped the app once. That takes about
+    5 s: Prometheus's service discovery hands new targets to its scraper in 5 s
+    batches, even for a static config.
     """
     global _current
     binary = prometheus_binary()
