@@ -76,6 +76,37 @@ def main() -> None:
             f"{path.name:<34} {elapsed:8.1f} {kernel:14.0f} {postgres:12.0f} "
             f"{kernel + postgres:8.0f}"
         )
+    print_recorded_figures()
+
+
+# experiment -> the figures worth reporting from it
+HEADLINES = {
+    "01.connect_cost": ["fresh_ms", "pooled_ms", "ratio"],
+    "01.pooled_vs_unpooled": ["pooled_rps", "unpooled_rps", "ratio"],
+    "02.knee": ["knee_maxsize", "knee_throughput_rps"],
+    "02.littles_law": ["mean_in_use", "predicted_in_use", "error"],
+    "02.cpu_bound": ["rule_of_thumb", "knee_maxsize", "best_throughput_rps"],
+    "03.polling_staleness": ["wrong_fraction", "max_error", "max_staleness_s"],
+    "04.exhaustion_no_timeout": ["peak_waiting", "count_200", "slowest_ms"],
+    "04.exhaustion_timeout": ["peak_waiting", "count_200", "count_503"],
+    "04.too_many_clients": ["needed", "max_connections", "refused"],
+}
+
+
+def print_recorded_figures() -> None:
+    """What the notebooks just measured, as they recorded it for the quizzes."""
+    from labkit.results import load_results
+
+    results = load_results()
+    print("\nfigures the notebooks recorded in this run:")
+    for experiment, keys in HEADLINES.items():
+        figures = results.get(experiment)
+        if figures:
+            shown = ", ".join(
+                f"{k}={figures[k]:.3g}" if isinstance(figures[k], float) else f"{k}={figures[k]}"
+                for k in keys
+            )
+            print(f"  {experiment:<26} {shown}")
 
 
 if __name__ == "__main__":
