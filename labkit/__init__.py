@@ -31,11 +31,16 @@ _EXPORTS = {
     "AppStartError": "labkit.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+# submodules a notebook uses as labkit.<name>, imported on first use too
+_SUBMODULES = {"quiz", "results", "exercises"}
+
+__all__ = sorted(_EXPORTS.keys() | _SUBMODULES)
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"labkit.{name}")
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value

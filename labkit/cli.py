@@ -80,6 +80,63 @@ DB_ACTIONS = {
 }
 
 
+def _quiz_set_answer(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labkit.quiz import set_answer
+
+    set_answer(
+        Path(args.bank),
+        args.question,
+        args.answer,
+        tolerance=args.tolerance,
+        decimals=args.decimals,
+    )
+    print(f"{args.question}: salted hash written to {args.bank}")
+    return 0
+
+
+def _quiz_set_answers(args: argparse.Namespace) -> int:
+    """Apply an instructor file: {question id: {answer, tolerance?, decimals?}}."""
+    from pathlib import Path
+
+    import yaml
+
+    from labkit.quiz import _bank_files, set_answer
+
+    answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
+    for qid, spec in answers.items():
+        bank = _bank_files()[qid.split("-")[0]]
+        set_answer(
+            bank,
+            qid,
+            str(spec["answer"]),
+            tolerance=spec.get("tolerance", 0.0),
+            decimals=spec.get("decimals", 0),
+        )
+    print(f"{len(answers)} answers hashed into the banks")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labkit.gradebook import grade_all, write_csv, write_json
+
+    rows = grade_all([Path(p) for p in args.paths])
+    if not rows:
+        print("labkit: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    write_csv(rows, Path(args.out))
+    if args.json:
+        write_json(rows, Path(args.json))
+    for row in rows:
+        verdict = f"ERROR {row.error}" if row.error else f"{row.raw_score:g}/{row.max_score:g}"
+        print(f"{row.student_id:<24} {row.assignment:<4} {verdict}")
+    print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Pool Lab helper commands.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,13 +144,34 @@ def build_parser() -> argparse.ArgumentParser:
     actions = db.add_subparsers(dest="action", required=True)
     for name, (_, help_text) in DB_ACTIONS.items():
         actions.add_parser(name, help=help_text)
+
+    quiz = commands.add_parser("quiz", help="author the question banks")
+    quiz_actions = quiz.add_subparsers(dest="action", required=True)
+    one = quiz_actions.add_parser("set-answer", help="hash one answer into a bank")
+    one.add_argument("bank")
+    one.add_argument("question")
+    one.add_argument("answer", help="a letter, letters like A,C, or a number")
+    one.add_argument("--tolerance", type=float, default=0.0, help="numeric questions")
+    one.add_argument("--decimals", type=int, default=0, help="numeric questions")
+    one.set_defaults(run=_quiz_set_answer)
+    many = quiz_actions.add_parser("set-answers", help="hash every answer of an instructor file")
+    many.add_argument("file")
+    many.set_defaults(run=_quiz_set_answers)
+
+    grade = commands.add_parser("grade", help="grade submitted notebooks into a gradebook")
+    grade.add_argument("paths", nargs="+", help="notebooks, or folders of them")
+    grade.add_argument("--out", default="grades.csv", help="CSV in nbgrader's export shape")
+    grade.add_argument("--json", help="also write the rows as JSON for LMS import")
+    grade.set_defaults(run=_grade)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return DB_ACTIONS[args.action][0]()
+        if args.command == "db":
+            return DB_ACTIONS[args.action][0]()
+        return args.run(args)
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2

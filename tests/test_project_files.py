@@ -157,8 +157,11 @@ EXPECTED_PUBLIC_API = [
     "current_app",
     "database_status",
     "ensure_database",
+    "exercises",
     "find_database",
     "pool_status",
+    "quiz",
+    "results",
     "start_app",
 ]
 

@@ -17,7 +17,7 @@ from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from labkit.app import observability, routes_lab, routes_leaks, routes_users
+from labkit.app import observability, routes_exercises, routes_lab, routes_leaks, routes_users
 from labkit.app.engine import PoolAcquireTimeout
 from labkit.app.observability import AppMetrics
 from labkit.app.settings import AppSettings
@@ -101,6 +101,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.include_router(routes_users.router)
     app.include_router(routes_lab.router)
     app.include_router(routes_leaks.router)
+    app.include_router(routes_exercises.router)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:

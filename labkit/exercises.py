@@ -1,0 +1,114 @@
+"""Exercises graded against the live system: your code runs inside the example app.
+
+1. :func:`grade_leak_fix` mounts your ``handler(pool, fail)`` on the app, fires
+   concurrent requests (half of them make it fail), and passes when afterwards no
+   connection is left checked out and none is idle in transaction.
+2. :func:`grade_pool_settings` runs a fixed load with your ``maxsize`` and
+   ``acquire_timeout`` and passes when the latency and error targets are met
+   within the connection budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from labkit.leaks import checked_out
+from labkit.load import run_load
+from labkit.results import record_result
+from labkit.sessions import app_sessions
+
+Handler = Callable[..., Awaitable[None]]
+
+# Exercise 2's scenario and targets
+CLIENTS, HOLD_MS, DURATION_S = 12, 100, 3.0
+P95_TARGET_MS, ERROR_TARGET, MAXSIZE_BUDGET = 250.0, 0.05, 8
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    exercise: str
+    passed: bool
+    details: list[str]
+
+    def __str__(self) -> str:
+        verdict = "PASSED ✔" if self.passed else "NOT YET ✘"
+        return f"{self.exercise}: {verdict}\n" + "\n".join(f"  - {d}" for d in self.details)
+
+
+def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: int = 6):
+    """Mount ``handler`` and run it ``requests`` times; pass if nothing is left behind.
+
+    ``handler(pool, fail)`` gets the app's asyncpg pool; when ``fail`` is true it
+    must raise (a declined payment, say) and still give its connection back.
+    """
+    from labkit.server import running_app
+
+    app = running_app(app)
+    app.restart(minsize=1, maxsize=3, acquire_timeout=1.0)  # a leak fails fast, not forever
+    app._fastapi_app.state.exercise = handler
+    paths = ["/exercise/run?fail=false", "/exercise/run?fail=true"]
+    result = run_load(app, paths, requests=requests, concurrency=concurrency, progress=False)
+    time.sleep(0.2)
+    left = checked_out(app)
+    idle_tx = [s.pid for s in app_sessions(app) if s.state == "idle in transaction"]
+    statuses = result.summary.statuses
+    details = [
+        f"responses: {statuses} (the failing half should answer 500, the rest 200)",
+        f"connections still checked out afterwards: {len(left)}",
+        f"sessions idle in transaction afterwards: {len(idle_tx)}",
+    ]
+    passed = not left and not idle_tx and statuses.get(200, 0) == requests // 2
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        client.post("/exercise/cleanup").raise_for_status()
+    app._fastapi_app.state.exercise = None
+    record_result("exercise.leak_fix", passed=passed, left_checked_out=len(left))
+    return ExerciseResult("Fix the leaking handler", passed, details)
+
+
+def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
+    """Run 12 clients holding 100 ms each for 3 s with your settings, and check the targets:
+    p95 latency ≤ 250 ms, at most 5% errors, and maxsize ≤ 8 (the connection budget).
+    """
+    from labkit.server import running_app
+
+    details = []
+    if maxsize > MAXSIZE_BUDGET:
+        details.append(
+            f"maxsize {maxsize} is over the budget of {MAXSIZE_BUDGET} per worker "
+            "(4 workers share max_connections=30)"
+        )
+        return ExerciseResult("Choose pool settings", False, details)
+    app = running_app(app)
+    app.restart(minsize=maxsize, maxsize=maxsize, acquire_timeout=acquire_timeout)
+    result = run_load(
+        app,
+        "/lab/hold",
+        params={"ms": HOLD_MS},
+        duration=DURATION_S,
+        concurrency=CLIENTS,
+        progress=False,
+    )
+    summary = result.summary
+    errors = sum(summary.errors.values()) / summary.requests
+    latency_ok = summary.p95_ms <= P95_TARGET_MS
+    errors_ok = errors <= ERROR_TARGET
+    details += [
+        f"p95 latency {summary.p95_ms:.0f} ms (target ≤ {P95_TARGET_MS:.0f}): "
+        + ("ok" if latency_ok else "too slow"),
+        f"errors {errors:.1%} (target ≤ {ERROR_TARGET:.0%}): "
+        + ("ok" if errors_ok else "too many refused"),
+        f"throughput {summary.throughput_rps:.0f} req/s",
+    ]
+    passed = latency_ok and errors_ok
+    record_result(
+        "exercise.pool_settings",
+        passed=passed,
+        maxsize=maxsize,
+        p95_ms=summary.p95_ms,
+        error_rate=errors,
+    )
+    return ExerciseResult("Choose pool settings", passed, details)
