@@ -20,6 +20,7 @@ histograms and summaries and ``promtool check metrics`` rejects it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 
 import asyncpg
@@ -136,6 +137,9 @@ class SessionMetrics:
         self.dsn = dsn
         self.application_name = application_name
         self.connection: asyncpg.Connection | None = None
+        # Two scrapes at once (Prometheus and a notebook, say) must take turns on the
+        # one connection: asyncpg refuses a second query while one is in progress.
+        self._lock = asyncio.Lock()
         self.sessions = Gauge(
             "labkit_app_sessions",
             "The app's sessions in pg_stat_activity, by state.",
@@ -149,6 +153,10 @@ class SessionMetrics:
         )
 
     async def refresh(self) -> None:
+        async with self._lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         if self.connection is None or self.connection.is_closed():
             self.connection = await asyncpg.connect(
                 self.dsn,

@@ -91,10 +91,11 @@ class InKernelScraper:
             while not self._stop.is_set():
                 now = time.time()
                 try:
-                    text = client.get(self.url).text
-                except httpx.HTTPError:
-                    text = ""
-                for family in text_string_to_metric_families(text):
+                    response = client.get(self.url)
+                    families = list(text_string_to_metric_families(response.text))
+                except (httpx.HTTPError, ValueError):
+                    families = []  # a missed scrape, as Prometheus would record it
+                for family in families:
                     for sample in family.samples:
                         key = (sample.name, tuple(sorted(sample.labels.items())))
                         self.samples[key].append((now, sample.value))

@@ -204,7 +204,7 @@ def grade(item: dict, response: object, expected: float | None = None) -> QuizRe
         item["id"],
         response,
         score == points,
-        round(score, 4),
+        round(float(score), 4),
         points,
         feedback,
         text(item, "explanation"),

@@ -185,3 +185,14 @@ def test_notebook_03_runs_without_a_prometheus_binary(database, monkeypatch):
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     assert "monitoring with: in-kernel scraper" in outputs
+
+
+def test_concurrent_scrapes_all_answer(start_app):
+    app = start_app()
+
+    async def scrape_many() -> list[int]:
+        async with httpx.AsyncClient(base_url=app.url, timeout=10) as client:
+            responses = await asyncio.gather(*(client.get("/metrics") for _ in range(20)))
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(scrape_many()) == [200] * 20

@@ -69,7 +69,9 @@ class AppMetrics:
 
     async def render(self) -> bytes:
         """The exposition text, after refreshing the session gauges."""
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        with contextlib.suppress(
+            OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError
+        ):
             await self.sessions.refresh()  # /metrics still answers if the database does not
         return generate_latest(self.registry)
 
