@@ -102,11 +102,11 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from labkit.quiz import _bank_files, set_answer
+    from labkit.quiz import bank_files, set_answer
 
     answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
     for qid, spec in answers.items():
-        bank = _bank_files()[qid.split("-")[0]]
+        bank = bank_files()[qid.split("-")[0]]
         set_answer(
             bank,
             qid,

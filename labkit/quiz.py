@@ -56,7 +56,7 @@ def digest(salt: str, canonical: str) -> str:
 
 # ----------------------------------------------------------------------------- banks
 @cache
-def _bank_files() -> dict[str, Path]:
+def bank_files() -> dict[str, Path]:
     return {path.stem.split("_")[0]: path for path in sorted(BANK_DIR.glob("*.yaml"))}
 
 
@@ -76,9 +76,9 @@ def load_bank(path: Path) -> dict:
 def question(qid: str) -> dict:
     """The question ``qid`` ("04-q1": bank 04, question 1)."""
     prefix = qid.split("-")[0]
-    path = _bank_files().get(prefix)
+    path = bank_files().get(prefix)
     if path is None:
-        raise QuizError(f"no question bank for {qid!r}; the banks are {sorted(_bank_files())}")
+        raise QuizError(f"no question bank for {qid!r}; the banks are {sorted(bank_files())}")
     for item in load_bank(path)["questions"]:
         if item["id"] == qid:
             return item
@@ -87,7 +87,7 @@ def question(qid: str) -> dict:
 
 def questions(notebook: str) -> list[dict]:
     """Every question of a notebook's bank ("01", "02", ...)."""
-    path = _bank_files().get(notebook)
+    path = bank_files().get(notebook)
     if path is None:
         raise QuizError(f"no question bank for notebook {notebook!r}")
     return load_bank(path)["questions"]
@@ -392,4 +392,4 @@ def set_answer(
         raise QuizError(f"{qid} is a measured question: its answer is each learner's own figure")
     body = yaml.safe_dump(bank, allow_unicode=True, sort_keys=False, width=100)
     bank_path.write_text(header + body, encoding="utf-8")
-    _bank_files.cache_clear()
+    bank_files.cache_clear()
