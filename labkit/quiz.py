@@ -57,6 +57,7 @@ def digest(salt: str, canonical: str) -> str:
 # ----------------------------------------------------------------------------- banks
 @cache
 def bank_files() -> dict[str, Path]:
+    """Each notebook's bank file, by notebook number ("00" ... "04")."""
     return {path.stem.split("_")[0]: path for path in sorted(BANK_DIR.glob("*.yaml"))}
 
 
