@@ -175,3 +175,16 @@ def test_data_dir_from_another_postgres_major_is_a_clear_error(server):
     (server.pgdata / "PG_VERSION").write_text("9\n")
     with pytest.raises(EmbeddedServerError, match="labkit db reset"):
         server.start()
+
+
+@pytest.mark.skipif(not is_root(), reason="only root hands the binaries to another user")
+def test_binaries_behind_a_private_folder_are_copied_not_opened_up(server, monkeypatch):
+    """A venv under /root: the system user cannot reach its binaries, so labkit runs a
+    copy from its own home instead of making /root world-traversable."""
+    import labkit.embedded as embedded
+
+    monkeypatch.setattr(embedded, "_reachable_by_others", lambda path: "pginstall" not in str(path))
+    running = server.start()
+    binary = psutil.Process(running.pid).exe()
+    assert binary.startswith(str(server.home / "pgbin"))
+    assert fetch(server.dsn(running), "SELECT 1 AS one")[0]["one"] == 1
