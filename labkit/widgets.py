@@ -3,6 +3,7 @@ which a test (or a learner without widgets) can call directly."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import ipywidgets as w
@@ -134,6 +135,13 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         title="answered: green 200, red error",
     )
     latency_ax.set_xlim(0.5, run.concurrency + 0.5)
+    # Fixed axes from the first frame, so the live chart grows in place instead of
+    # rescaling: the burst lasts about one hold per round of maxsize requests.
+    rounds = 1 if run.acquire_timeout is not None else math.ceil(run.concurrency / run.maxsize)
+    expected_s = rounds * run.hold_ms / 1000
+    pool_ax.set_xlim(0, max(1.15 * expected_s, times[-1] if times else 0))
+    pool_ax.set_ylim(-0.2, max(run.concurrency, run.maxsize) + 0.5)
+    latency_ax.set_ylim(0, max(1.15 * expected_s * 1000, *latencies, 1))
     outcomes = ", ".join(f"{k} {v}" for k, v in run.outcomes.items())
     fig.suptitle(f"Exhaustion lab: {outcomes}")
     fig.tight_layout()
