@@ -21,7 +21,6 @@ class KeepaliveOutcome:
     pings: int  # SELECT 1 requests sent through the pool during the wait
     before: frozenset[int]  # backend pids of the app's sessions before the wait
     after: frozenset[int]  # ... and after it
-    pool_size_after: int
     first_request_ms: float  # the first request after the wait
     closed_by_server: int | None  # sessions the server ended for idling (None: log unreadable)
 
@@ -57,13 +56,12 @@ def _watch(app, wait_s: float, ping_every_s: float | None) -> KeepaliveOutcome:
                 pings += 1
             time.sleep(ping_every_s or 0.05)
         after = _pids(app)
-        size_after = client.get("/pool-status").json()["size"]
         began = time.perf_counter()
         client.get("/lab/ping-db").raise_for_status()
         first_ms = (time.perf_counter() - began) * 1000
     kills_after = _idle_kills()
     closed = None if kills_before is None else kills_after - kills_before
-    return KeepaliveOutcome(pings, before, after, size_after, first_ms, closed)
+    return KeepaliveOutcome(pings, before, after, first_ms, closed)
 
 
 def keepalive_experiment(

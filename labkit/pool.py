@@ -14,7 +14,7 @@ wrapped in :func:`waiting_count`, the one place that reaches inside.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -29,9 +29,6 @@ class PoolStatus:
     waiting: int
     min_size: int
     max_size: int
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def waiting_count(pool: asyncpg.Pool) -> int:

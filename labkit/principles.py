@@ -98,7 +98,6 @@ class ColdVsWarm:
     """First-wave latencies (ms) of ``burst`` simultaneous requests, per minsize."""
 
     burst: int
-    cold_minsize: int
     cold_ms: list[float]
     warm_ms: list[float]
 
@@ -115,7 +114,7 @@ def cold_vs_warm(app, burst: int = 6) -> ColdVsWarm:
         result = run_load(app, "/lab/ping-db", requests=burst, concurrency=burst, progress=False)
         return sorted(r.latency_s * 1000 for r in result.records)
 
-    comparison = ColdVsWarm(burst, 1, cold_ms=first_wave(1), warm_ms=first_wave(burst))
+    comparison = ColdVsWarm(burst, cold_ms=first_wave(1), warm_ms=first_wave(burst))
     record_result(
         "01.cold_vs_warm",
         burst=burst,

@@ -74,10 +74,6 @@ class PrometheusServer:
         params = {"query": expr, "start": start, "end": end, "step": step}
         return self._get("/api/v1/query_range", params)["result"]
 
-    def alerts(self) -> list[dict]:
-        """The alerts now pending or firing (``state`` says which)."""
-        return self._get("/api/v1/alerts", {})["alerts"]
-
     def targets_up(self) -> bool:
         targets = self._get("/api/v1/targets", {})["activeTargets"]
         return bool(targets) and all(t["health"] == "up" for t in targets)

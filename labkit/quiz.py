@@ -21,7 +21,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -62,7 +62,16 @@ def bank_files() -> dict[str, Path]:
 
 
 def load_bank(path: Path) -> dict:
-    """One bank, read and checked against quizzes/schema.json."""
+    """One bank, read and checked against quizzes/schema.json.
+
+    Cached until the file changes: grading a class asks for the same bank once
+    per answer, and parsing plus validating it each time was most of the work.
+    """
+    return _load_bank(path.resolve(), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load_bank(path: Path, _mtime_ns: int) -> dict:
     import jsonschema
 
     bank = yaml.safe_load(path.read_text(encoding="utf-8"))
