@@ -18,9 +18,9 @@ import time
 import httpx
 import psutil
 
-from labkit.blocking import run_blocking
-from labkit.load import run_load
-from labkit.server import start_app
+from labkit.infra.blocking import run_blocking
+from labkit.infra.load import run_load
+from labkit.infra.runner import start_app
 
 
 async def httpx_load(url: str, requests: int, concurrency: int) -> float:

@@ -22,8 +22,8 @@ import time
 
 import httpx
 
-from labkit.load import run_load
-from labkit.server import start_app
+from labkit.infra.load import run_load
+from labkit.infra.runner import start_app
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ HEADLINES = {
 
 def print_recorded_figures() -> None:
     """What the notebooks just measured, as they recorded it for the quizzes."""
-    from labkit.results import load_results
+    from labkit.infra.results import load_results
 
     results = load_results()
     print("\nfigures the notebooks recorded in this run:")

@@ -43,9 +43,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
     home.chmod(0o755)
     os.environ["LABKIT_HOME"] = str(home)
-    from labkit.db import Database
-    from labkit.embedded import EmbeddedPostgres
-    from labkit.server import start_app
+    from labkit.infra.database import Database
+    from labkit.infra.embedded import EmbeddedPostgres
+    from labkit.infra.runner import start_app
 
     server = EmbeddedPostgres(home)
     figures: dict[str, list[float]] = {

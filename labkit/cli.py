@@ -9,21 +9,21 @@ from labkit.errors import LabkitError
 
 
 def _db_start() -> int:
-    from labkit.db import ensure_database
+    from labkit.infra.database import ensure_database
 
     print(ensure_database().describe())
     return 0
 
 
 def _db_url() -> int:
-    from labkit.db import ensure_database
+    from labkit.infra.database import ensure_database
 
     print(ensure_database().dsn)  # nothing else: `psql "$(labkit db url)"` must work
     return 0
 
 
 def _db_status() -> int:
-    from labkit.db import database_status
+    from labkit.infra.database import database_status
 
     report = database_status()
     width = max(map(len, report))
@@ -34,7 +34,7 @@ def _db_status() -> int:
 
 def _embedded_only(action: str) -> str | None:
     """Why ``action`` does not apply, when the kit uses a database it does not manage."""
-    from labkit.db import find_database
+    from labkit.infra.database import find_database
 
     found = find_database()
     if found is not None and found.kind != "embedded":
@@ -47,7 +47,7 @@ def _embedded_only(action: str) -> str | None:
 
 
 def _db_stop() -> int:
-    from labkit.embedded import EmbeddedPostgres
+    from labkit.infra.embedded import EmbeddedPostgres
 
     if reason := _embedded_only("stop"):
         print(reason, file=sys.stderr)
@@ -58,8 +58,8 @@ def _db_stop() -> int:
 
 
 def _db_reset() -> int:
-    from labkit.db import Database
-    from labkit.embedded import EmbeddedPostgres
+    from labkit.infra.database import Database
+    from labkit.infra.embedded import EmbeddedPostgres
 
     if reason := _embedded_only("reset"):
         print(reason, file=sys.stderr)
@@ -83,7 +83,7 @@ DB_ACTIONS = {
 def _quiz_set_answer(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from labkit.quiz import set_answer
+    from labkit.grading.authoring import set_answer
 
     set_answer(
         Path(args.bank),
@@ -102,7 +102,8 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from labkit.quiz import bank_files, set_answer
+    from labkit.grading.authoring import set_answer
+    from labkit.grading.banks import bank_files
 
     answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
     for qid, spec in answers.items():
@@ -121,7 +122,7 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from labkit.gradebook import grade_all, write_csv, write_json
+    from labkit.grading.gradebook import grade_all, write_csv, write_json
 
     rows = grade_all([Path(p) for p in args.paths])
     if not rows:

@@ -92,8 +92,8 @@ def check_environment(database: bool = True) -> EnvironmentReport:
     ]
     checks += [_package_check(dist) for dist in REQUIRED]
     if database:
-        from labkit.db import ensure_database
         from labkit.errors import LabkitError
+        from labkit.infra.database import ensure_database
 
         try:
             checks.append(Check("PostgreSQL", True, ensure_database().describe()))

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from labkit.load import LoadResult, RequestRecord
-from labkit.sampler import PoolSample
+from labkit.infra.load import LoadResult, RequestRecord
+from labkit.pool import PoolSample
+
+__all__ = ["COLORS", "plot_bars", "plot_latency", "plot_pool_timeseries", "plot_sweep"]
 
 COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
 

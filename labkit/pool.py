@@ -14,7 +14,7 @@ wrapped in :func:`waiting_count`, the one place that reaches inside.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import asyncpg
 
@@ -29,6 +29,18 @@ class PoolStatus:
     waiting: int
     min_size: int
     max_size: int
+
+
+@dataclass(frozen=True)
+class PoolSample(PoolStatus):
+    """The same reading, taken ``t_s`` seconds after a sampled run began."""
+
+    t_s: float = 0.0
+
+    @classmethod
+    def from_reading(cls, t_s: float, reading: dict) -> PoolSample:
+        """A sample from /pool-status's JSON (extra keys are ignored)."""
+        return cls(t_s=t_s, **{f.name: reading[f.name] for f in fields(PoolStatus)})
 
 
 def waiting_count(pool: asyncpg.Pool) -> int:

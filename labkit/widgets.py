@@ -11,10 +11,18 @@ import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 from matplotlib.figure import Figure
 
-from labkit.exhaustion import ExhaustionRun, exhaustion_lab
-from labkit.leaks import ACTIONS, leak_lab
+from labkit.labs.exhaustion import ExhaustionRun, exhaustion_lab
+from labkit.labs.leaks import ACTIONS, leak_lab
+from labkit.labs.tuning import TuningRun, run_tuning_lab
 from labkit.plots import COLORS, plot_latency, plot_pool_timeseries
-from labkit.tuning import TuningRun, run_tuning_lab
+
+__all__ = [
+    "draw_exhaustion",
+    "exhaustion_lab_widget",
+    "leak_lab_widget",
+    "show_tuning_run",
+    "tuning_lab",
+]
 
 
 def show_tuning_run(run: TuningRun) -> None:

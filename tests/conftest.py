@@ -1,8 +1,9 @@
 """Shared fixtures. Every test runs against a real PostgreSQL, never a mock.
 
-Unless LABKIT_DATABASE_URL points elsewhere, the session gets its own embedded
-server in a fresh LABKIT_HOME, stopped at the end, so the suite neither touches
-a learner's data nor leaves a server running.
+The session always runs in a fresh LABKIT_HOME, whichever database it uses, so the
+suite never overwrites a learner's results.json or quiz progress. Unless
+LABKIT_DATABASE_URL points elsewhere, that home holds the session's own embedded
+server, stopped at the end, so the suite leaves no server running.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from labkit.blocking import run_blocking
+from labkit.infra.blocking import run_blocking
 
 
 def make_home(prefix: str) -> Path:
@@ -27,23 +28,20 @@ def make_home(prefix: str) -> Path:
     return home
 
 
-_SESSION_HOME: Path | None = None
-if not os.environ.get("LABKIT_DATABASE_URL"):
-    _SESSION_HOME = make_home("labkit-test-")
-    os.environ["LABKIT_HOME"] = str(_SESSION_HOME)
+_SESSION_HOME = make_home("labkit-test-")
+os.environ["LABKIT_HOME"] = str(_SESSION_HOME)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if _SESSION_HOME is not None:
-        from labkit.embedded import EmbeddedPostgres
+    from labkit.infra.embedded import EmbeddedPostgres
 
-        EmbeddedPostgres(_SESSION_HOME).stop()
-        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    EmbeddedPostgres(_SESSION_HOME).stop()  # a no-op when no embedded server was started
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def database():
-    from labkit.db import ensure_database
+    from labkit.infra.database import ensure_database
 
     return ensure_database()
 
@@ -51,7 +49,7 @@ def database():
 @pytest.fixture
 def start_app(database) -> Iterator:
     """``start_app(**settings)`` for a test; every app it started is stopped after."""
-    from labkit.server import start_app as _start_app
+    from labkit.infra.runner import start_app as _start_app
 
     started = []
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from labkit.db import Database
 from labkit.errors import AppStartError
-from labkit.server import current_app, start_app
-from labkit.sessions import app_sessions
+from labkit.infra.database import Database
+from labkit.infra.runner import current_app, start_app
+from labkit.infra.sessions import app_sessions
 
 
 def test_start_restart_stop_three_times_leaves_no_sessions(database):
@@ -87,7 +87,7 @@ def test_start_app_with_no_database_given_starts_one():
 
 def test_responses_are_not_delayed_by_nagle(database):
     """Without TCP_NODELAY every response stalled ~40 ms on delayed ACKs."""
-    from labkit.server import _bind
+    from labkit.infra.runner import _bind
 
     with _bind(0) as sock:
         assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY on accept

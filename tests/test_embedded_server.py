@@ -13,9 +13,9 @@ import psutil
 import pytest
 from conftest import fetch, make_home
 
-from labkit.embedded import MAX_CONNECTIONS, EmbeddedPostgres
 from labkit.errors import DatabaseUnavailableError, EmbeddedServerError
-from labkit.home import is_root
+from labkit.infra.embedded import MAX_CONNECTIONS, EmbeddedPostgres
+from labkit.infra.home import is_root
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_unreachable_home_under_root_is_a_clear_error(tmp_path):
 
 
 def test_no_database_names_the_three_fixes(monkeypatch):
-    from labkit.db import ensure_database
+    from labkit.infra.database import ensure_database
 
     monkeypatch.setenv("LABKIT_DATABASE_URL", "postgresql://nobody:x@127.0.0.1:1/none")
     with pytest.raises(DatabaseUnavailableError) as caught:
@@ -153,7 +153,7 @@ def test_server_left_by_a_killed_kernel_is_reused(server):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from labkit.embedded import "
+            "import sys, time; from pathlib import Path; from labkit.infra.embedded import "
             "EmbeddedPostgres; print(EmbeddedPostgres(Path(sys.argv[1])).start().pid, "
             "flush=True); time.sleep(60)",
             str(server.home),
@@ -181,9 +181,9 @@ def test_data_dir_from_another_postgres_major_is_a_clear_error(server):
 def test_binaries_behind_a_private_folder_are_copied_not_opened_up(server, monkeypatch):
     """A venv under /root: the system user cannot reach its binaries, so labkit runs a
     copy from its own home instead of making /root world-traversable."""
-    import labkit.embedded as embedded
+    from labkit.infra.embedded import binaries
 
-    monkeypatch.setattr(embedded, "_reachable_by_others", lambda path: "pginstall" not in str(path))
+    monkeypatch.setattr(binaries, "reachable_by_others", lambda path: "pginstall" not in str(path))
     running = server.start()
     binary = psutil.Process(running.pid).exe()
     assert binary.startswith(str(server.home / "pgbin"))

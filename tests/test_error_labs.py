@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from labkit import client_limits, exhaustion, keepalive, leaks
-from labkit.results import get_result
-from labkit.sessions import app_sessions
+from labkit.infra.results import get_result
+from labkit.infra.sessions import app_sessions
+from labkit.labs import client_limits, exhaustion, keepalive, leaks
 from labkit.widgets import exhaustion_lab_widget, leak_lab_widget
 
 HOLD_MS = 300
@@ -60,10 +60,14 @@ def test_leaking_maxsize_connections_leaves_no_free_slot(leaky_app):
         leaks.leak_connection(leaky_app)
 
 
-def test_detector_lists_exactly_the_leaked_sessions(leaky_app):
+def test_detector_lists_exactly_the_leaked_sessions(leaky_app, tmp_path, monkeypatch):
+    from labkit.infra import results
+
+    monkeypatch.setattr(results, "results_path", lambda: tmp_path / "results.json")
     leaked = {leaks.leak_connection(leaky_app), leaks.leak_connection(leaky_app)}
     in_transaction = leaks.leave_transaction_open(leaky_app)
-    suspects = leaks.find_leaks(leaky_app, older_than_s=0)
+    assert get_result("04.leak_detector") is None  # finding is a read: it records nothing
+    suspects = leaks.detect_leaks(leaky_app, older_than_s=0)
     assert {s.pid for s in suspects} == leaked | {in_transaction}
     states = {s.pid: s.state for s in app_sessions(leaky_app)}
     for suspect in suspects:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from labkit import principles, tuning
-from labkit.results import get_result
+from labkit.infra.results import get_result
+from labkit.labs import principles, tuning
 from labkit.widgets import tuning_lab
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from labkit.load import percentile, run_load, run_load_async
-from labkit.sampler import sample_pool
-from labkit.tuning import check_littles_law
+from labkit.infra.load import percentile, run_load, run_load_async
+from labkit.infra.sampler import sample_pool
+from labkit.labs.tuning import check_littles_law
 
 
 def test_records_are_exact_for_a_known_mix_of_statuses(start_app):

@@ -16,8 +16,14 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from labkit.monitoring import InKernelScraper, measure_polling_staleness
-from labkit.prometheus import COMPOSE_DIR, lab_config, prometheus_binary, start_prometheus
+from labkit.labs.staleness import measure_polling_staleness
+from labkit.monitoring.prometheus import (
+    COMPOSE_DIR,
+    lab_config,
+    prometheus_binary,
+    start_prometheus,
+)
+from labkit.monitoring.scraper import InKernelScraper
 
 PROMETHEUS_DIR = COMPOSE_DIR / "prometheus"
 GRAFANA_DIR = COMPOSE_DIR / "grafana"
@@ -116,7 +122,7 @@ def test_acquire_timeouts_and_waits_are_counted(start_app):
 
 
 def test_idle_in_transaction_is_exported_for_the_alert(start_app):
-    from labkit import leaks
+    from labkit.labs import leaks
 
     app = start_app(maxsize=2)
     leaks.leave_transaction_open(app)

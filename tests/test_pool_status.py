@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import wait_until
 
-from labkit.sessions import app_sessions, fetch_sessions
+from labkit.infra.sessions import app_sessions, fetch_sessions
 
 MAXSIZE = 4
 HOLD_MS = 1500

@@ -18,8 +18,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from labkit.db import COMPOSE_DSN
-from labkit.embedded import MAX_CONNECTIONS
+from labkit.infra.database import COMPOSE_DSN
+from labkit.infra.embedded import MAX_CONNECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,7 +151,10 @@ EXPECTED_PUBLIC_API = [
     "DatabaseUnavailableError",
     "EmbeddedServerError",
     "LabkitError",
+    "LoadResult",
+    "PoolSample",
     "PoolStatus",
+    "Session",
     "app_sessions",
     "check_environment",
     "current_app",
@@ -159,10 +162,15 @@ EXPECTED_PUBLIC_API = [
     "ensure_database",
     "exercises",
     "find_database",
+    "labs",
+    "monitoring",
+    "plots",
     "pool_status",
     "quiz",
-    "results",
+    "run_load",
+    "server_log_lines",
     "start_app",
+    "widgets",
 ]
 
 

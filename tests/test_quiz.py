@@ -12,9 +12,9 @@ import nbformat
 import pytest
 import yaml
 
-from labkit import exercises, quiz
-from labkit.gradebook import grade_all, write_csv, write_json
-from labkit.results import record_result
+from labkit.grading import authoring, banks, checking, exercises, quiz, quiz_widgets, records
+from labkit.grading.gradebook import grade_all, write_csv, write_json
+from labkit.infra.results import record_result
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = yaml.safe_load((Path(__file__).parent / "quiz_answers.yaml").read_text())
@@ -27,7 +27,7 @@ def own_home(tmp_path, monkeypatch):
 
 
 def grade(qid: str, response):
-    return quiz.grade(quiz.question(qid), response)
+    return checking.grade(banks.question(qid), response)
 
 
 # ----------------------------------------------------------------------------- grading
@@ -74,7 +74,7 @@ def test_measured_questions_are_graded_against_the_learners_own_numbers(own_home
 
 
 def test_measured_question_before_its_experiment_says_what_to_run(own_home):
-    with pytest.raises(quiz.QuizError, match="has not run yet"):
+    with pytest.raises(banks.QuizError, match="has not run yet"):
         grade("04-q4", 4)
 
 
@@ -90,7 +90,7 @@ def test_measured_question_before_its_experiment_says_what_to_run(own_home):
     ],
 )
 def test_a_wrong_answer_format_says_what_to_send(qid, bad, hint):
-    with pytest.raises(quiz.AnswerFormatError, match=hint):
+    with pytest.raises(banks.AnswerFormatError, match=hint):
         grade(qid, bad)
 
 
@@ -109,7 +109,7 @@ BANKS = sorted((ROOT / "quizzes").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", BANKS, ids=lambda p: p.name)
 def test_every_bank_validates_and_is_bilingual(path):
-    bank = quiz.load_bank(path)
+    bank = banks.load_bank(path)
     assert 3 <= len(bank["questions"]) <= 6
     for item in bank["questions"]:
         assert item["text"]["en"] and item["text"]["zh"]
@@ -139,8 +139,8 @@ def test_a_broken_bank_is_refused_with_the_reason(tmp_path):
             }
         )
     )
-    with pytest.raises(quiz.QuizError, match="not a valid question bank"):
-        quiz.load_bank(broken)
+    with pytest.raises(banks.QuizError, match="not a valid question bank"):
+        banks.load_bank(broken)
 
 
 def test_no_answer_appears_in_plain_text_in_banks_or_notebooks():
@@ -174,39 +174,39 @@ def test_no_answer_appears_in_plain_text_in_banks_or_notebooks():
 def test_set_answer_writes_only_a_salted_hash(tmp_path, monkeypatch):
     bank = tmp_path / "04_error_handling.yaml"
     bank.write_text((ROOT / "quizzes" / "04_error_handling.yaml").read_text(encoding="utf-8"))
-    quiz.set_answer(bank, "04-q1", "C")
+    authoring.set_answer(bank, "04-q1", "C")
     item = next(q for q in yaml.safe_load(bank.read_text())["questions"] if q["id"] == "04-q1")
     assert set(item["answer"]) == {"salt", "hash"}
-    assert quiz.grade(item, "C").correct and not quiz.grade(item, "B").correct
-    with pytest.raises(quiz.QuizError, match="measured question"):
-        quiz.set_answer(bank, "04-q4", "4")
+    assert checking.grade(item, "C").correct and not checking.grade(item, "B").correct
+    with pytest.raises(banks.QuizError, match="measured question"):
+        authoring.set_answer(bank, "04-q4", "4")
 
 
 # ----------------------------------------------------------------------------- language
 def test_labkit_lang_zh_renders_chinese(monkeypatch):
     monkeypatch.setenv("LABKIT_LANG", "zh")
-    assert quiz.text(quiz.question("04-q1")) == "当数据库响应变慢时，如何快速判断是否连接池不足？"
-    widget = quiz.show("04-q2")
+    assert banks.text(banks.question("04-q1")) == "当数据库响应变慢时，如何快速判断是否连接池不足？"
+    widget = quiz_widgets.show("04-q2")
     assert "以下哪种情况可能导致连接泄漏" in widget.children[0].value
     assert any("所有选项都可能" in label for label, _ in widget.children[1].options)
     monkeypatch.setenv("LABKIT_LANG", "fr")
-    with pytest.raises(quiz.QuizError, match="not supported"):
-        quiz.language()
+    with pytest.raises(banks.QuizError, match="not supported"):
+        banks.language()
 
 
 def test_english_is_the_default(monkeypatch):
     monkeypatch.delenv("LABKIT_LANG", raising=False)
-    assert quiz.text(quiz.question("04-q1")).startswith("When the database slows down")
+    assert banks.text(banks.question("04-q1")).startswith("When the database slows down")
 
 
 # ----------------------------------------------------------------------------- gradebook
 def submission(path: Path, learner: str, responses: dict) -> Path:
     """A notebook whose quiz cell ran with these responses, as a learner would save it."""
-    records = [quiz.record(quiz.grade(quiz.question(q), r)) for q, r in responses.items()]
+    made = [records.record(checking.grade(banks.question(q), r)) for q, r in responses.items()]
     cell = nbformat.v4.new_code_cell("results = quiz.submit(my_answers)")
     cell.outputs = [
         nbformat.v4.new_output(
-            "display_data", data={quiz.RECORD_MIME: records, "text/plain": "graded"}
+            "display_data", data={records.RECORD_MIME: made, "text/plain": "graded"}
         )
     ]
     nb = nbformat.v4.new_notebook(cells=[cell], metadata={"labkit": {"learner": learner}})
@@ -239,7 +239,7 @@ def test_gradebook_grades_the_class_and_reports_a_malformed_notebook(tmp_path):
 def test_a_tampered_record_gets_an_error_row(tmp_path):
     path = submission(tmp_path / "eve.ipynb", "eve", {"04-q1": "A"})
     nb = json.loads(path.read_text())
-    record = nb["cells"][0]["outputs"][0]["data"][quiz.RECORD_MIME][0]
+    record = nb["cells"][0]["outputs"][0]["data"][records.RECORD_MIME][0]
     record["response"] = "B"  # changed after grading; the checksum no longer matches
     path.write_text(json.dumps(nb))
     [row] = grade_all([path])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from labkit.results import get_result, load_results, record_result, results_path
+from labkit.infra.results import get_result, load_results, record_result, results_path
 
 
 @pytest.fixture(autouse=True)

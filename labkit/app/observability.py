@@ -18,8 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 
+from labkit.app.metrics import LATENCY_BUCKETS, AcquireMetrics, PoolCollector, SessionMetrics
 from labkit.app.settings import AppSettings
-from labkit.metrics import LATENCY_BUCKETS, AcquireMetrics, PoolCollector, SessionMetrics
 
 router = APIRouter()
 

@@ -45,6 +45,13 @@ class AppSettings(BaseSettings):
         "{'idle_in_transaction_session_timeout': '1000'} (ms)",
     )
 
+    def __repr_args__(self):
+        # The URL carries the database password: print it masked, as Database does.
+        from labkit.infra.database import mask_password
+
+        for name, value in super().__repr_args__():
+            yield name, mask_password(value) if name == "database_url" else value
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AppSettings:
         if self.minsize > self.maxsize:

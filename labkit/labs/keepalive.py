@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from labkit.server_log import server_log_lines
-from labkit.sessions import app_sessions
+from labkit.infra.server_log import server_log_lines
+from labkit.infra.sessions import app_sessions
+
+__all__ = ["KeepaliveOutcome", "keepalive_experiment"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Notebook 01's experiments: what a pool saves, and its three parameters, measured live.
 
 Each function runs one experiment, records its key figures for the quizzes
-(:mod:`labkit.results`) and returns what it measured.
+(:mod:`labkit.infra.results`) and returns what it measured.
 """
 
 from __future__ import annotations
@@ -13,10 +13,23 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from labkit.blocking import run_blocking
-from labkit.load import LoadResult, run_load, run_load_async
-from labkit.results import record_result
-from labkit.sampler import PoolSample, PoolSampler
+from labkit.infra.blocking import run_blocking
+from labkit.infra.load import LoadResult, run_load, run_load_async
+from labkit.infra.results import record_result
+from labkit.infra.sampler import PoolSampler
+from labkit.pool import PoolSample
+
+__all__ = [
+    "ColdVsWarm",
+    "ConnectCost",
+    "IdleLifetime",
+    "PooledVsUnpooled",
+    "cold_vs_warm",
+    "compare_pooled_unpooled",
+    "measure_connect_cost",
+    "watch_idle_lifetime",
+    "watch_maxsize_cap",
+]
 
 
 @dataclass(frozen=True)

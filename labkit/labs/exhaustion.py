@@ -18,10 +18,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labkit.blocking import run_blocking
-from labkit.load import RequestRecord, run_load_async
-from labkit.results import record_result
-from labkit.sampler import PoolSample
+from labkit.infra.blocking import run_blocking
+from labkit.infra.load import RequestRecord, run_load_async
+from labkit.infra.results import record_result
+from labkit.pool import PoolSample
+
+__all__ = ["ExhaustionRun", "exhaustion_lab", "request_while_exhausted"]
 
 LIVE_REFRESH_S = 0.2  # the widget redraws at 5 Hz
 SAMPLE_HZ = 20
@@ -106,7 +108,7 @@ def exhaustion_lab(
     widget draws its live chart there). ``record=False`` keeps the run out of the
     learner's results file (for side experiments).
     """
-    from labkit.server import running_app
+    from labkit.infra.runner import running_app
 
     app = running_app(app)
     app.restart(minsize=1, maxsize=maxsize, acquire_timeout=acquire_timeout)

@@ -11,14 +11,13 @@ Each experiment records its key figures under a name such as
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from labkit.home import labkit_home
+from labkit.infra.home import labkit_home
+from labkit.infra.jsonfile import write_json
 
 FORMAT_VERSION = 1
 
@@ -66,9 +65,4 @@ def get_result(experiment: str) -> dict | None:
 
 
 def _write(data: dict) -> None:
-    # Write a temporary file and rename it: an interrupted write never leaves half a file.
-    path = results_path()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_json(results_path(), data)

@@ -17,8 +17,18 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from labkit.blocking import run_blocking
-from labkit.results import record_result
+from labkit.infra.blocking import run_blocking
+from labkit.infra.results import record_result
+
+__all__ = [
+    "Budget",
+    "ServerLimits",
+    "TooManyClientsRun",
+    "connection_budget",
+    "lab_sessions_left",
+    "server_limits",
+    "too_many_clients_lab",
+]
 
 LAB_APPLICATION_NAME = "labkit-too-many-clients"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from labkit.blocking import run_blocking
+from labkit.infra.blocking import run_blocking
 
 _SESSIONS_SQL = """
 SELECT pid,

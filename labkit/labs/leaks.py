@@ -16,9 +16,25 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
-from labkit.blocking import run_blocking
-from labkit.results import record_result
-from labkit.sessions import Session, app_sessions
+from labkit.infra.blocking import run_blocking
+from labkit.infra.results import record_result
+from labkit.infra.sessions import Session, app_sessions
+
+__all__ = [
+    "ACTIONS",
+    "LeakLabState",
+    "LeakSuspect",
+    "checked_out",
+    "detect_leaks",
+    "find_leaks",
+    "leak_connection",
+    "leak_lab",
+    "leave_transaction_open",
+    "release_leaks",
+    "request_completes",
+    "terminate_backend",
+    "use_leaked_connections",
+]
 
 ACTIONS = (
     "leak a connection",
@@ -138,6 +154,12 @@ def find_leaks(
                     reason="; ".join(reasons),
                 )
             )
+    return suspects
+
+
+def detect_leaks(app, older_than_s: float = 5.0) -> list[LeakSuspect]:
+    """The notebook's detector run: :func:`find_leaks`, with its findings recorded for the quiz."""
+    suspects = find_leaks(app, older_than_s)
     record_result(
         "04.leak_detector",
         leaked_sessions_found=len(suspects),
@@ -180,7 +202,7 @@ class LeakLabState:
 
 def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
     """Do one of :data:`ACTIONS` to the app, then read its pool and its sessions."""
-    from labkit.server import running_app
+    from labkit.infra.runner import running_app
 
     app = running_app(app)
     handlers = {

@@ -14,8 +14,20 @@ from dataclasses import dataclass
 
 import httpx
 
-from labkit.load import LoadResult, run_load
-from labkit.results import record_result
+from labkit.infra.load import LoadResult, run_load
+from labkit.infra.results import record_result
+
+__all__ = [
+    "LittlesLaw",
+    "Sweep",
+    "SweepPoint",
+    "TuningRun",
+    "check_littles_law",
+    "rule_of_thumb",
+    "run_tuning_lab",
+    "sweep_cpu_bound",
+    "sweep_maxsize",
+]
 
 KNEE_FRACTION = 0.9  # the knee: the smallest maxsize reaching 90% of the best throughput
 
@@ -219,7 +231,7 @@ def run_tuning_lab(
 
     The widget (:func:`labkit.widgets.tuning_lab`) calls this with its sliders' values.
     """
-    from labkit.server import running_app
+    from labkit.infra.runner import running_app
 
     app = running_app(app)
     app.restart(

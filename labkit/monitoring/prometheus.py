@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,9 +24,11 @@ import httpx
 import yaml
 
 from labkit.errors import LabkitError
-from labkit.home import labkit_home
+from labkit.infra.home import labkit_home
+from labkit.infra.ports import free_port
+from labkit.infra.processes import process_tree, terminate
 
-COMPOSE_DIR = Path(__file__).parent / "compose"
+COMPOSE_DIR = Path(__file__).resolve().parent.parent / "compose"
 RULES_FILE = COMPOSE_DIR / "prometheus" / "alerts.yml"
 SCRAPE_INTERVAL = "1s"
 START_TIMEOUT_S = 30
@@ -99,24 +99,11 @@ class PrometheusServer:
         (self.home / "pid").unlink(missing_ok=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _stop_leftover(home: Path) -> None:
     """A Prometheus left by a killed kernel still holds its data dir's lock: end it."""
     pid_file = home / "pid"
     with contextlib.suppress(ValueError, OSError):
-        pid = int(pid_file.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"prometheus" in cmdline and str(home).encode() in cmdline:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                if not Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.1)
+        terminate(process_tree(int(pid_file.read_text()), must_mention=str(home)), timeout=5)
     pid_file.unlink(missing_ok=True)
 
 
@@ -141,7 +128,7 @@ def start_prometheus(app) -> PrometheusServer | None:
     _stop_leftover(home)
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump(lab_config(app.url)))
-    port = _free_port()
+    port = free_port()
     log = open(home / "prometheus.log", "w")  # noqa: SIM115 - the process keeps writing to it
     process = subprocess.Popen(
         [

@@ -20,9 +20,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labkit.blocking import run_blocking
-from labkit.http_client import HTTPProtocolError, KeepAliveConnection
-from labkit.sampler import PoolSample, PoolSampler, base_url
+from labkit.infra.blocking import run_blocking
+from labkit.infra.http_client import HTTPProtocolError, KeepAliveConnection
+from labkit.infra.sampler import PoolSampler, base_url
+from labkit.pool import PoolSample
 
 PROGRESS_AFTER_S = 2.0  # runs shorter than this get no progress bar
 

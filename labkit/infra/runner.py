@@ -19,38 +19,23 @@ import asyncio
 import socket
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import httpx
 
-from labkit.blocking import run_blocking
-from labkit.db import Database, ensure_database
 from labkit.errors import AppStartError
-from labkit.sessions import fetch_sessions
+from labkit.infra.blocking import run_blocking
+from labkit.infra.database import Database, ensure_database
+from labkit.infra.ports import bind_tcp
+from labkit.infra.sessions import fetch_sessions
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
 _current: BackgroundApp | None = None
 _current_lock = threading.Lock()
-
-
-def _bind(port: int) -> socket.socket:
-    """Bind 127.0.0.1:port, or a free port if that one is busy (with a warning)."""
-    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose
-    # proto says TCP, and accepted sockets inherit it. Without it, uvicorn's separate
-    # header and body writes meet Nagle + delayed ACK: a 40 ms stall per response.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError:
-        warnings.warn(f"port {port} is busy; the app uses a free port instead", stacklevel=3)
-        sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 @dataclass
@@ -83,7 +68,7 @@ class BackgroundApp:
         from labkit.app.main import create_app
 
         app = self._fastapi_app = create_app(self.settings)
-        sock = _bind(self.port)
+        sock = bind_tcp(self.port)
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -221,7 +206,7 @@ def start_app(
             _current.stop()
             _current = None
         if isinstance(database, str):
-            database = Database("env", database)
+            database = Database("given", database)
         database = database or ensure_database()
         settings = AppSettings(
             database_url=database.dsn,

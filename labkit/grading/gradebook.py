@@ -18,7 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from labkit import quiz
+from labkit.grading.banks import QuizError, question, questions
+from labkit.grading.checking import grade
+from labkit.grading.records import RECORD_MIME, record_check
 
 
 @dataclass
@@ -47,7 +49,7 @@ def _records(nb: nbformat.NotebookNode) -> list[dict]:
         if cell.cell_type != "code":
             continue
         for output in cell.get("outputs", []):
-            data = output.get("data", {}).get(quiz.RECORD_MIME)
+            data = output.get("data", {}).get(RECORD_MIME)
             if data is not None:
                 found.extend(data if isinstance(data, list) else [data])
     return found
@@ -73,14 +75,14 @@ def grade_notebook(path: Path) -> GradeRow:
     row.assignment = next(iter(latest)).split("-")[0]
     try:
         for qid, rec in latest.items():
-            if quiz.record_check(rec) != rec.get("check"):
+            if record_check(rec) != rec.get("check"):
                 row.error = f"tampered: the record of {qid} was edited after it was graded"
                 return row
-            item = quiz.question(qid)
-            result = quiz.grade(item, rec["response"], expected=rec.get("expected"))
+            item = question(qid)
+            result = grade(item, rec["response"], expected=rec.get("expected"))
             row.points[qid] = result.points
-        row.max_score = sum(float(q["points"]) for q in quiz.questions(row.assignment))
-    except (quiz.QuizError, KeyError, TypeError, ValueError) as exc:
+        row.max_score = sum(float(q["points"]) for q in questions(row.assignment))
+    except (QuizError, KeyError, TypeError, ValueError) as exc:
         row.error = f"malformed submission: {exc}"[:300]
         row.points.clear()
     return row

@@ -1,0 +1,125 @@
+"""Question banks: find them, read them, check them against their schema, look up questions.
+
+The banks live in ``quizzes/`` at the top of the repository; a built wheel carries
+a copy as ``labkit/_banks``. ``LABKIT_BANKS`` (or ``labkit grade --banks DIR``)
+points at another folder of banks, for example an instructor's own.
+LABKIT_LANG chooses the language: ``en`` (default) or ``zh``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from labkit.errors import LabkitError
+
+LANGUAGES = ("en", "zh")
+_PACKAGE = Path(__file__).resolve().parent.parent
+_WHEEL_BANKS = _PACKAGE / "_banks"  # written by setup.py's build step into the wheel
+_CHECKOUT_BANKS = _PACKAGE.parent / "quizzes"
+
+
+class QuizError(LabkitError):
+    """A question that does not exist, or a bank that is broken."""
+
+
+class AnswerFormatError(QuizError, ValueError):
+    """The answer is not in the form the question needs; the message says which form."""
+
+
+def bank_dir() -> Path:
+    """The folder of banks in force: ``LABKIT_BANKS``, else the installed or checked-out one."""
+    override = os.environ.get("LABKIT_BANKS")
+    if override:
+        folder = Path(override).expanduser()
+        if not folder.is_dir():
+            raise QuizError(f"LABKIT_BANKS={override} is not a folder of question banks")
+        return folder
+    if _WHEEL_BANKS.is_dir():
+        return _WHEEL_BANKS
+    if _CHECKOUT_BANKS.is_dir():
+        return _CHECKOUT_BANKS
+    raise QuizError(
+        "No question banks found: labkit looks in its own package (a built wheel) and in "
+        "quizzes/ beside it (a checkout). Reinstall labkit, or set LABKIT_BANKS to a folder "
+        "of banks."
+    )
+
+
+def schema_path() -> Path:
+    """The banks' JSON Schema; an instructor's folder may lack one, so fall back to ours."""
+    own = bank_dir() / "schema.json"
+    if own.exists():
+        return own
+    return (_WHEEL_BANKS if _WHEEL_BANKS.is_dir() else _CHECKOUT_BANKS) / "schema.json"
+
+
+def language() -> str:
+    """The language in force, from LABKIT_LANG: ``en`` or ``zh``."""
+    lang = os.environ.get("LABKIT_LANG", "en").lower().split("_")[0].split("-")[0]
+    if lang not in LANGUAGES:
+        raise QuizError(f"LABKIT_LANG={lang!r} is not supported; use one of {LANGUAGES}")
+    return lang
+
+
+def digest(salt: str, canonical: str) -> str:
+    """The salted SHA-256 the banks store instead of an answer."""
+    return hashlib.sha256(f"{salt}:{canonical}".encode()).hexdigest()
+
+
+def bank_files() -> dict[str, Path]:
+    """Each notebook's bank file, by notebook number ("00" ... "04")."""
+    return {path.stem.split("_")[0]: path for path in sorted(bank_dir().glob("*.yaml"))}
+
+
+def load_bank(path: Path) -> dict:
+    """One bank, read and checked against the schema.
+
+    Cached until the file changes: grading a class asks for the same bank once
+    per answer, and parsing plus validating it each time was most of the work.
+    """
+    return _load_bank(path.resolve(), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load_bank(path: Path, _mtime_ns: int) -> dict:
+    import jsonschema
+
+    bank = yaml.safe_load(path.read_text(encoding="utf-8"))
+    schema = json.loads(schema_path().read_text())
+    try:
+        jsonschema.validate(bank, schema)
+    except jsonschema.ValidationError as exc:
+        raise QuizError(f"{path.name} is not a valid question bank: {exc.message}") from exc
+    return bank
+
+
+def question(qid: str) -> dict:
+    """The question ``qid`` ("04-q1": bank 04, question 1)."""
+    prefix = qid.split("-")[0]
+    files = bank_files()
+    path = files.get(prefix)
+    if path is None:
+        raise QuizError(f"no question bank for {qid!r}; the banks are {sorted(files)}")
+    for item in load_bank(path)["questions"]:
+        if item["id"] == qid:
+            return item
+    raise QuizError(f"{path.name} has no question {qid!r}")
+
+
+def questions(notebook: str) -> list[dict]:
+    """Every question of a notebook's bank ("01", "02", ...)."""
+    path = bank_files().get(notebook)
+    if path is None:
+        raise QuizError(f"no question bank for notebook {notebook!r}")
+    return load_bank(path)["questions"]
+
+
+def text(item: dict, field: str = "text") -> str:
+    """A question's ``field`` ("text", "explanation", ...) in the language in force."""
+    return item[field][language()]

