@@ -87,9 +87,9 @@ def test_start_app_with_no_database_given_starts_one():
 
 def test_responses_are_not_delayed_by_nagle(database):
     """Without TCP_NODELAY every response stalled ~40 ms on delayed ACKs."""
-    from labkit.infra.runner import _bind
+    from labkit.infra.ports import bind_tcp
 
-    with _bind(0) as sock:
+    with bind_tcp(0) as sock:
         assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY on accept
     app = start_app(database=database)
     try:
