@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from labkit.infra.load import LoadResult, RequestRecord
 from labkit.pool import PoolSample
 
-__all__ = ["COLORS", "plot_bars", "plot_latency", "plot_pool_timeseries", "plot_sweep"]
+__all__ = [
+    "COLORS",
+    "plot_bars",
+    "plot_latency",
+    "plot_outage",
+    "plot_pool_timeseries",
+    "plot_sweep",
+]
 
 COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
 
@@ -116,5 +123,32 @@ def plot_sweep(
     lines = left.get_lines()[:1] + right.get_lines()[:1]
     left.legend(lines, [ln.get_label() for ln in lines], loc="center right")
     left.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_outage(run) -> Figure:
+    """An outage lab run (``labkit.labs.outage``): responses per 100 ms by status, and the pool.
+
+    The shaded span is the time the server was down.
+    """
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    end = max((r.start_s + r.latency_s for r in run.records), default=1.0)
+    edges = [i * 0.1 for i in range(int(end / 0.1) + 2)]
+    for status, color in ((200, "tab:green"), (503, "tab:orange"), (500, "tab:red")):
+        starts = [r.start_s for r in run.records if r.status == status]
+        if starts or status != 500:
+            top.hist(starts, bins=edges, color=color, alpha=0.8, label=f"{status}")
+    top.set(ylabel="responses per 100 ms", title="Requests while the database stops and restarts")
+    top.legend(loc="upper right", title="status")
+    times = [s.t_s for s in run.samples]
+    for name in ("size", "in_use", "idle"):
+        values = [getattr(s, name) for s in run.samples]
+        bottom.step(times, values, where="post", label=name, color=COLORS[name], linewidth=2)
+    bottom.set(xlabel="time since the run began (s)", ylabel="connections")
+    bottom.legend(loc="upper right")
+    for ax in (top, bottom):
+        ax.axvspan(run.stopped_at_s, run.answering_at_s, color="gray", alpha=0.15)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

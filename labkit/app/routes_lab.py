@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 from fastapi import APIRouter, Query, Request
 from tortoise import connections
@@ -17,7 +19,7 @@ def _client():
 
 
 @router.get("/pool-status", response_model=PoolStatus)
-async def get_pool_status() -> PoolStatus:
+async def get_pool_status(request: Request) -> PoolStatus:
     """The pool's real state, read through asyncpg's public API.
 
     ``size`` = ``get_size()``, ``idle`` = ``get_idle_size()``, ``in_use`` = size - idle,
@@ -25,8 +27,10 @@ async def get_pool_status() -> PoolStatus:
     = requests queued for a free connection (see ``labkit.pool.waiting_count``).
     The source article reads ``pool._size``, which does not exist on an asyncpg Pool,
     and takes ``len(pool._holders)`` for the idle count, but it is always max_size.
+    It needs no database connection, so it answers while the database is down, and
+    ``database`` says whether the app can reach it.
     """
-    return pool_status(_client().pool)
+    return replace(pool_status(_client().pool), **request.app.state.health.as_dict())
 
 
 @router.get("/lab/hold")

@@ -11,8 +11,8 @@ quizzes.
   maxsize, idle lifetime);
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
 - :mod:`.staleness`: notebook 03, the article's polling loop against scrape-time reads;
-- :mod:`.exhaustion`, :mod:`.leaks`, :mod:`.client_limits`, :mod:`.keepalive`:
-  notebook 04, the ways a pool fails.
+- :mod:`.exhaustion`, :mod:`.outage`, :mod:`.leaks`, :mod:`.client_limits`,
+  :mod:`.keepalive`: notebook 04, the ways a pool fails (and the database under it).
 """
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "exhaustion",
     "keepalive",
     "leaks",
+    "outage",
     "principles",
     "staleness",
     "tuning",
