@@ -22,7 +22,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from labkit import cli
 from labkit.grading import banks, checking, records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,3 +238,46 @@ def test_installed_grade_command_grades_a_submission(fresh_venv, tmp_path):
     assert float(rows["ada"]["raw_score"]) == 5 and rows["ada"]["error"] == ""
     assert float(rows["bo"]["raw_score"]) == 1
     assert float(rows["ada"]["max_score"]) == max_score
+
+
+# ----------------------------------------------------------------- labkit grade --banks
+def test_grade_banks_option_grades_against_the_given_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABKIT_BANKS", raising=False)
+    own = tmp_path / "my-banks"
+    shutil.copytree(banks.bank_dir(), own)
+    # The instructor's copy makes 04-q1 worth 3 points instead of 1.
+    bank_file = own / banks.bank_files()["04"].name
+    bank = yaml.safe_load(bank_file.read_text(encoding="utf-8"))
+    [q1] = [item for item in bank["questions"] if item["id"] == "04-q1"]
+    assert q1["points"] == 1
+    q1["points"] = 3
+    bank_file.write_text(yaml.safe_dump(bank, allow_unicode=True), encoding="utf-8")
+    submission(tmp_path / "ada.ipynb", "ada", {"04-q1": "B"})
+
+    assert cli.main(["grade", str(tmp_path / "ada.ipynb"), "--out", str(tmp_path / "a.csv")]) == 0
+    assert float(gradebook(tmp_path / "a.csv")["ada"]["raw_score"]) == 1
+    args = ["grade", str(tmp_path / "ada.ipynb"), "--out", str(tmp_path / "b.csv")]
+    assert cli.main([*args, "--banks", str(own)]) == 0
+    assert float(gradebook(tmp_path / "b.csv")["ada"]["raw_score"]) == 3
+    assert "LABKIT_BANKS" not in os.environ  # the option lasts one run
+
+
+def test_grade_banks_option_names_a_missing_or_empty_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # where the default grades.csv would go
+    nb = str(submission(tmp_path / "ada.ipynb", "ada", {"04-q1": "B"}))
+    assert cli.main(["grade", nb, "--banks", str(tmp_path / "nope")]) == 2
+    assert "--banks" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["grade", nb, "--banks", str(tmp_path / "empty")]) == 2
+    assert "no question banks" in capsys.readouterr().err
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_grade_help_documents_the_banks_option():
+    result = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", "grade", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "--banks DIR" in result.stdout and "LABKIT_BANKS" in result.stdout
