@@ -1,9 +1,13 @@
-"""``labkit`` on the command line: ``labkit db start | status | stop | reset | url``."""
+"""``labkit`` on the command line: ``labkit db ...``, ``labkit quiz ...``, ``labkit grade ...``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from labkit.errors import LabkitError
 
@@ -119,12 +123,38 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade(args: argparse.Namespace) -> int:
-    from pathlib import Path
+@contextmanager
+def _banks_from(folder: str | None) -> Iterator[None]:
+    """Grade against the banks in ``folder`` (when given) while the block runs.
 
+    It sets LABKIT_BANKS, the one switch labkit.grading.banks honours, so nothing
+    else needs to know about ``--banks``; the old value comes back afterwards for
+    callers that run ``main()`` in-process.
+    """
+    if folder is None:
+        yield
+        return
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise LabkitError(f"--banks {folder}: no such folder; give the folder that holds *.yaml")
+    if not any(path.glob("*.yaml")):
+        raise LabkitError(f"--banks {folder}: the folder holds no question banks (*.yaml)")
+    previous = os.environ.get("LABKIT_BANKS")
+    os.environ["LABKIT_BANKS"] = str(path.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["LABKIT_BANKS"]
+        else:
+            os.environ["LABKIT_BANKS"] = previous
+
+
+def _grade(args: argparse.Namespace) -> int:
     from labkit.grading.gradebook import grade_all, write_csv, write_json
 
-    rows = grade_all([Path(p) for p in args.paths])
+    with _banks_from(args.banks):
+        rows = grade_all([Path(p) for p in args.paths])
     if not rows:
         print("labkit: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
         return 2
@@ -163,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("paths", nargs="+", help="notebooks, or folders of them")
     grade.add_argument("--out", default="grades.csv", help="CSV in nbgrader's export shape")
     grade.add_argument("--json", help="also write the rows as JSON for LMS import")
+    grade.add_argument(
+        "--banks",
+        metavar="DIR",
+        help="grade against the question banks in DIR (e.g. your own copy) instead of the "
+        "installed ones; same as setting LABKIT_BANKS",
+    )
     grade.set_defaults(run=_grade)
     return parser
 
