@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
@@ -130,3 +130,25 @@ async def unclosed_cursor() -> dict:
         cursor = await conn.cursor("SELECT g FROM generate_series(1, 1000) AS g")
         first = await cursor.fetch(10)
     return {"fetched": len(first)}
+
+
+@router.post("/forget-commit")
+async def forget_commit(tag: str = Query(pattern=r"^[a-z0-9-]{1,40}$")) -> dict:
+    """INSERT inside a transaction, forget COMMIT, but release the connection properly.
+
+    No leak: asyncpg's reset on release sees the open transaction and runs ROLLBACK
+    (and asks the event loop to log "Resetting connection with an active transaction").
+    The handler answers as if it had saved the row; the row is silently gone.
+    """
+    conn = await _pool().acquire()
+    try:
+        await conn.execute("BEGIN")
+        await conn.execute(
+            "INSERT INTO users (email, name, created_at) VALUES ($1, $2, now())",
+            f"{tag}@forgotten-commit.example.org",
+            "Forgotten",
+        )
+        # ... and the handler returns without COMMIT
+    finally:
+        await _pool().release(conn)
+    return {"saved": True, "tag": tag}

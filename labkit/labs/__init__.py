@@ -23,5 +23,6 @@ __all__ = [
     "outage",
     "principles",
     "staleness",
+    "startup",
     "tuning",
 ]
