@@ -17,6 +17,7 @@ quizzes.
 
 __all__ = [
     "client_limits",
+    "conclusions",
     "exhaustion",
     "keepalive",
     "leaks",

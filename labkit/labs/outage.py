@@ -14,6 +14,7 @@ answered again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -116,13 +117,14 @@ async def _outage(app, run: OutageRun, before_s: float, after_s: float, concurre
 
     server = EmbeddedPostgres()
     run.port_before = server.running().port
-    total = before_s + run.down_s + after_s + 1.0  # a second for the stop and the start
     started = time.perf_counter()
+    # Stopping and starting take as long as they take (seconds on a busy machine), so the
+    # load runs until ``after_s`` past the moment the server answers again, then stops.
     load = asyncio.create_task(
         run_load_async(
             app,
             "/lab/ping-db",
-            duration=total,
+            duration=3600,
             concurrency=concurrency,
             timeout=10,
             sample_hz=20,
@@ -143,4 +145,7 @@ async def _outage(app, run: OutageRun, before_s: float, after_s: float, concurre
     running = await asyncio.to_thread(server.start)
     run.answering_at_s = time.perf_counter() - started
     run.port_after = running.port
-    await load
+    await asyncio.sleep(after_s)
+    load.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await load

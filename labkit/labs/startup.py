@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 from labkit.infra.blocking import run_blocking
+from labkit.infra.results import record_result
 from labkit.infra.sessions import fetch_sessions
 
 __all__ = ["LazyPool", "lazy_pool"]
@@ -38,7 +39,14 @@ def lazy_pool(dsn: str, minsize: int = 2, maxsize: int = 5) -> LazyPool:
     It runs in an isolated ``TortoiseContext``, so the example app's own Tortoise
     state in this kernel is not touched.
     """
-    return run_blocking(_lazy_pool(dsn, minsize, maxsize))
+    lazy = run_blocking(_lazy_pool(dsn, minsize, maxsize))
+    record_result(
+        "00.lazy_pool",
+        minsize=minsize,
+        after_init=lazy.after_init,
+        after_first_query=lazy.after_first_query,
+    )
+    return lazy
 
 
 async def _lazy_pool(dsn: str, minsize: int, maxsize: int) -> LazyPool:

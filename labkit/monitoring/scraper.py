@@ -100,6 +100,11 @@ class InKernelScraper:
         rates = [(float(le), rate(self._sum(bucket_name, le=le), t)) for le in bounds]
         return bucket_quantile(q, [(le, r) for le, r in rates if r is not None])
 
+    def _value_at(self, name: str, t: float, **match: str) -> float | None:
+        """The summed series ``name`` as last scraped at or before ``t``."""
+        points = [v for at, v in self._sum(name, **match) if at <= t]
+        return points[-1] if points else None
+
     def view(self, name: str, start: float, end: float, step: float = 1.0) -> Series:
         gauges = {
             "used": ("db_client_connections_usage", {"state": "used"}),
@@ -117,6 +122,12 @@ class InKernelScraper:
                 value = rate(self._sum("http_requests_total"), t)
             elif name == "latency_p95":
                 value = self._quantile(0.95, "http_request_duration_seconds_bucket", t)
+            elif name == "waits_over_50ms":
+                value = self._value_at("db_client_connection_wait_time_seconds_count", t)
+                within = self._value_at(
+                    "db_client_connection_wait_time_seconds_bucket", t, le="0.05"
+                )
+                value = None if value is None or within is None else value - within
             elif name == "acquire_wait_p95":
                 value = self._quantile(0.95, "db_client_connection_wait_time_seconds_bucket", t)
             else:
