@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from tortoise import connections
 from tortoise.context import get_current_context
@@ -27,6 +28,7 @@ from labkit.app import (
 )
 from labkit.app.engine import PoolAcquireTimeout
 from labkit.app.health import DatabaseHealth
+from labkit.app.http_errors import invalid_request
 from labkit.app.observability import AppMetrics
 from labkit.app.settings import AppSettings
 
@@ -115,6 +117,8 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.include_router(routes_lab.router)
     app.include_router(routes_leaks.router)
     app.include_router(routes_exercises.router)
+    # Bodies FastAPI cannot parse (400) or validate (422), answered without ever failing.
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:
