@@ -86,7 +86,7 @@ def test_extrapolation_stops_where_the_counter_would_have_been_zero():
     series = [(3.0, 2.0), (4.0, 12.0), (5.0, 22.0)]
     assert rate(series, 5.0, 5.0) == pytest.approx(20 * 2.2 / 2 / 5)
     # The zero point is 0.8 s back: farther than the half spacing (0.5 s) the series
-    # start rule allows, so that rule wins (Prometheus before 2.52 took 0.8 s here).
+    # start rule allows, so that rule wins (Prometheus 2.42 takes the 0.8 s).
     series = [(10.0, 8.0), (11.0, 18.0), (12.0, 28.0), (13.0, 38.0)]
     assert rate(series, 13.0, 4.5) == pytest.approx(30 * 3.5 / 3 / 4.5)
 

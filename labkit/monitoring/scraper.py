@@ -49,9 +49,11 @@ def rate(series: Series, t: float, window: float = RATE_WINDOW_S) -> float | Non
     - fewer than two samples in the window give no value (None here).
 
     Two differences from older Prometheus releases, both rare with real scrape
-    times: Prometheus 2.x puts a sample exactly at ``t - window`` inside the window,
-    and releases before 2.52 let the "never before 0" limit win over the half-spacing
-    rule (``rate`` can then come out a little higher there).
+    times: Prometheus 2 puts a sample exactly at ``t - window`` inside the window;
+    and releases from before prometheus/prometheus#13725 (2024; Debian 12's 2.42 is
+    one) extrapolate back to the counter's zero point when it lies between half a
+    spacing and 1.1 spacings before the first sample, where this stops at half a
+    spacing (their ``rate`` comes out a little higher there).
     """
     if window <= 0:
         raise ValueError(f"window must be a positive number of seconds, got {window}")
