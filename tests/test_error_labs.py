@@ -18,8 +18,13 @@ def test_exhaustion_without_timeout_queues_all_six(start_app):
     run = exhaustion.exhaustion_lab(maxsize=2, concurrency=6, hold_ms=HOLD_MS, app=app)
     assert run.outcomes == {"200": 6, "503": 0, "still waiting": 0}
     assert run.peak_waiting == 4
-    slowest = max(run.latencies_ms)
-    assert 2.8 * HOLD_MS <= slowest <= 3 * HOLD_MS + 250, f"slowest {slowest:.0f} ms"
+    fastest, slowest = min(run.latencies_ms), max(run.latencies_ms)
+    # Three waves of two: the last request waited two holds, then held its own. A busy
+    # machine only adds to that floor; the ceiling is relative to the first wave (one
+    # hold plus the same overheads), so it stays far below the six waves one connection
+    # at a time would take.
+    assert slowest >= 2.8 * HOLD_MS, f"slowest {slowest:.0f} ms"
+    assert slowest < 4.5 * fastest, f"slowest {slowest:.0f} ms, fastest {fastest:.0f} ms"
     assert get_result("04.exhaustion_no_timeout")["peak_waiting"] == 4
 
 
@@ -93,7 +98,11 @@ def test_idle_in_transaction_timeout_ends_the_session_and_the_pool_heals(start_a
 
     app = start_app(maxsize=2, server_settings={"idle_in_transaction_session_timeout": "500"})
     pid = leaks.leave_transaction_open(app)
-    time.sleep(1.0)
+    # Poll instead of sleeping a fixed second: the server ends the session 500 ms after
+    # its last statement, and a busy machine may take longer to get there.
+    deadline = time.monotonic() + 15
+    while pid in {s.pid for s in app_sessions(app)} and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert pid not in {s.pid for s in app_sessions(app)}
     [outcome] = leaks.use_leaked_connections(app)
     assert not outcome["ok"] and "InterfaceError" in outcome["error"]
