@@ -36,6 +36,7 @@ DOCUMENTED = {
     "POST /lab/leak/release": {200},
     "POST /lab/fail-in-transaction": {200, 500} | DB,
     "POST /lab/unclosed-cursor": {200} | DB,
+    "POST /lab/forget-commit": {200, 422} | DB,
     "GET /exercise/run": {200, 404, 422, 500},
     "POST /exercise/cleanup": {200},
 }

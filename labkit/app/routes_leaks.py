@@ -140,7 +140,7 @@ async def unclosed_cursor() -> dict:
     return {"fetched": len(first)}
 
 
-@router.post("/forget-commit")
+@router.post("/forget-commit", responses=UNAVAILABLE_RESPONSE)
 async def forget_commit(tag: str = Query(pattern=r"^[a-z0-9-]{1,40}$")) -> dict:
     """INSERT inside a transaction, forget COMMIT, but release the connection properly.
 
