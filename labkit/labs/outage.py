@@ -14,7 +14,6 @@ answered again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ class OutageRun:
     records: list[RequestRecord] = field(default_factory=list)
     samples: list[PoolSample] = field(default_factory=list)
     stopped_at_s: float = 0.0  # seconds since the run began: the server was down
+    restarting_at_s: float = 0.0  # `labkit db start` began
     answering_at_s: float = 0.0  # the server answered again
     port_before: int = 0
     port_after: int = 0
@@ -49,7 +49,8 @@ class OutageRun:
 
     @property
     def during(self) -> Counter:
-        return self.statuses(self.stopped_at_s, self.answering_at_s)
+        """Requests sent while the server was down (before the restart began)."""
+        return self.statuses(self.stopped_at_s, self.restarting_at_s)
 
     @property
     def first_success_after_s(self) -> float | None:
@@ -120,6 +121,7 @@ async def _outage(app, run: OutageRun, before_s: float, after_s: float, concurre
     started = time.perf_counter()
     # Stopping and starting take as long as they take (seconds on a busy machine), so the
     # load runs until ``after_s`` past the moment the server answers again, then stops.
+    stop = asyncio.Event()
     load = asyncio.create_task(
         run_load_async(
             app,
@@ -131,6 +133,7 @@ async def _outage(app, run: OutageRun, before_s: float, after_s: float, concurre
             progress=False,
             records=run.records,
             samples=run.samples,
+            stop=stop,
         )
     )
     await asyncio.sleep(before_s)
@@ -142,10 +145,10 @@ async def _outage(app, run: OutageRun, before_s: float, after_s: float, concurre
         run.example_503 = (refused.status_code, refused.headers.get("retry-after"), refused.json())
         run.pool_while_down = (await client.get("/pool-status")).json()
         await asyncio.sleep(run.down_s / 2)
+    run.restarting_at_s = time.perf_counter() - started
     running = await asyncio.to_thread(server.start)
     run.answering_at_s = time.perf_counter() - started
     run.port_after = running.port
     await asyncio.sleep(after_s)
-    load.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await load
+    stop.set()
+    await load
