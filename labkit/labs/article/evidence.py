@@ -1,0 +1,50 @@
+"""What a run of the article's code reports: exceptions and warnings, exactly as raised."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An exception exactly as it was raised: its class (with module) and its message."""
+
+    kind: str  # e.g. "NameError", "tortoise.exceptions.IntegrityError"
+    message: str
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Raised:
+        """Describe ``exc``; builtins go without their module, as Python prints them."""
+        kind = type(exc)
+        module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+        return cls(f"{module}{kind.__qualname__}", str(exc), exc)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}" if self.message else f"{self.kind} (empty message)"
+
+
+def raised_or_none(exc: BaseException | None) -> Raised | None:
+    """:meth:`Raised.of`, passing None through."""
+    return None if exc is None else Raised.of(exc)
+
+
+@dataclass(frozen=True)
+class Warned:
+    """A warning as Python emitted it: its category, its text, and the line it blames."""
+
+    category: str
+    message: str
+    where: str  # "file:line" the warning points at
+
+    @classmethod
+    def of(cls, record: warnings.WarningMessage) -> Warned:
+        """Describe one warning caught with ``warnings.catch_warnings(record=True)``."""
+        where = f"{record.filename}:{record.lineno}"
+        return cls(record.category.__name__, str(record.message), where)
+
+    @property
+    def first_line(self) -> str:
+        """The message's first non-blank line (FastAPI's deprecation text spans several)."""
+        return next((line.strip() for line in self.message.splitlines() if line.strip()), "")
