@@ -59,6 +59,7 @@ def test_article_config_builds_the_pool_it_asks_for(dsn):
     assert run.bad_lifetime.message == (
         "max_inactive_connection_lifetime is expected to be greater or equal to zero"
     )
+    assert run.bad_lifetime.origin.startswith("asyncpg/pool.py:")  # asyncpg's own check
 
 
 def test_article_maxsize_is_judged_with_the_kits_own_rules(dsn):
@@ -76,6 +77,7 @@ def test_timeout_bounds_connecting_not_waiting_for_a_free_connection(dsn):
     run = article.run_article_timeout(dsn, timeout_s=0.2, bound_s=1.0)
     # the full pool: still waiting long after `timeout`, until our wait_for stopped it
     assert run.full_pool_error.kind == "TimeoutError"
+    assert run.full_pool_error.origin.startswith("asyncio/")  # raised by our wait_for
     assert run.full_pool_waited_s >= 0.95 * run.bound_s
     assert run.full_pool_outlived_timeout
     # the silent server: asyncpg gives up connecting after `timeout`
@@ -108,6 +110,7 @@ def test_users_route_as_written_as_meant_and_the_kits(dsn):
     assert run.duplicate.status == 500
     assert run.duplicate.raised.kind == "NameError"
     assert run.duplicate.raised.message == "name 'logger' is not defined"
+    assert run.duplicate.raised.origin.startswith("<article: users route>:")
     assert run.duplicate.while_handling.kind == "tortoise.exceptions.IntegrityError"
     assert run.down.status == 500
     assert run.down.raised.message == "name 'logger' is not defined"
@@ -163,6 +166,7 @@ def test_metrics_snippet_as_written_and_with_gauge_imported(dsn):
     run = article.run_article_metrics_snippet(dsn)
     assert run.startup_error.kind == "NameError"
     assert run.startup_error.message == "name 'Gauge' is not defined"
+    assert run.startup_error.origin.endswith("in __init__")  # DatabaseMetrics(), at start-up
     # with Gauge imported: the dropped task dies on its first update, and only a log says so
     assert run.task_report == "Task exception was never retrieved"
     assert run.task_error.kind == "AttributeError"

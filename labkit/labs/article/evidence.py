@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import traceback
 import warnings
 from dataclasses import dataclass, field
 
@@ -20,6 +22,16 @@ class Raised:
         kind = type(exc)
         module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
         return cls(f"{module}{kind.__qualname__}", str(exc), exc)
+
+    @property
+    def origin(self) -> str:
+        """Where it was raised, "file:line in function" (the traceback's innermost frame)."""
+        if self.exception is None or self.exception.__traceback__ is None:
+            return ""
+        frame = traceback.extract_tb(self.exception.__traceback__)[-1]
+        # asyncpg/pool.py or asyncio/tasks.py, not the whole path to the installation
+        path = re.split(r"site-packages/|/lib/python\d+\.\d+/", frame.filename)[-1]
+        return f"{path}:{frame.lineno} in {frame.name}"
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}" if self.message else f"{self.kind} (empty message)"
