@@ -143,6 +143,8 @@ def test_on_event_is_deprecated_and_ignored_beside_a_lifespan():
     run = article.run_article_on_event()
     assert run.warnings, "FastAPI emitted no warning for on_event"
     assert {w.category for w in run.warnings} == {"DeprecationWarning"}
+    assert run.warnings[0].where.startswith("labkit/labs/article/on_event.py:")  # the decorator
+    assert run.warnings[-1].where.startswith("fastapi/")
     assert run.warnings[0].first_line == (
         "on_event is deprecated, use lifespan event handlers instead."
     )
@@ -177,6 +179,7 @@ def test_metrics_snippet_as_written_and_with_gauge_imported(dsn):
     assert status == 307 and location.endswith("/metrics/")
     assert run.default_registry is True
     assert "db_connections_in_use" in run.series
+    assert run.gauge_value == 0.0  # the task died before its first set()
     assert "python_gc_objects_collected_total" in run.series  # default registry's collectors
     # the Instrumentator was imported, never applied: no HTTP metrics
     assert run.http_series == []
@@ -215,6 +218,7 @@ def test_in_transaction_commits_and_rolls_back(dsn):
     assert run.article_error.kind == "SyntaxError"
     assert run.committed is True
     assert run.rolled_back is True
+    assert run.all_released is True
 
 
 # ----------------------------------------------------------------- 300-600 s idle lifetime

@@ -8,6 +8,15 @@ import warnings
 from dataclasses import dataclass, field
 
 
+def short_path(filename: str) -> str:
+    """``asyncpg/pool.py``, ``asyncio/tasks.py``, ``labkit/...``: not where they are installed."""
+    for installed in (r"^.*site-packages/", r"^.*/lib/python\d+\.\d+/", r"^.*/(?=labkit/)"):
+        shorter = re.sub(installed, "", filename, count=1)
+        if shorter != filename:
+            return shorter
+    return filename
+
+
 @dataclass(frozen=True)
 class Raised:
     """An exception exactly as it was raised: its class (with module) and its message."""
@@ -29,9 +38,7 @@ class Raised:
         if self.exception is None or self.exception.__traceback__ is None:
             return ""
         frame = traceback.extract_tb(self.exception.__traceback__)[-1]
-        # asyncpg/pool.py or asyncio/tasks.py, not the whole path to the installation
-        path = re.split(r"site-packages/|/lib/python\d+\.\d+/", frame.filename)[-1]
-        return f"{path}:{frame.lineno} in {frame.name}"
+        return f"{short_path(frame.filename)}:{frame.lineno} in {frame.name}"
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}" if self.message else f"{self.kind} (empty message)"
@@ -53,7 +60,7 @@ class Warned:
     @classmethod
     def of(cls, record: warnings.WarningMessage) -> Warned:
         """Describe one warning caught with ``warnings.catch_warnings(record=True)``."""
-        where = f"{record.filename}:{record.lineno}"
+        where = f"{short_path(record.filename)}:{record.lineno}"
         return cls(record.category.__name__, str(record.message), where)
 
     @property

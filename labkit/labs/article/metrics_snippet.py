@@ -38,6 +38,7 @@ class MetricsRun:
     update_on_open_pool: Raised | None  # update_metrics() once Tortoise's pool is open
     metrics_redirect: tuple[int, str | None]  # GET /metrics: status and Location
     series: list[str]  # sample names served at /metrics/ after three requests
+    gauge_value: float | None  # db_connections_in_use as served there
     default_registry: bool  # make_asgi_app() serves prometheus_client.REGISTRY by default
     instrumented_series: list[str]  # the same, with Instrumentator(...).instrument(app)
 
@@ -71,9 +72,10 @@ def _app_with_a_route() -> FastAPI:
     return app
 
 
-def _sample_names(text: str) -> list[str]:
+def _samples(text: str) -> dict[str, float]:
+    """Sample name -> value (the last one, for names with labels) of an exposition text."""
     families = text_string_to_metric_families(text)
-    return sorted({sample.name for family in families for sample in family.samples})
+    return {sample.name: sample.value for family in families for sample in family.samples}
 
 
 def _load(app: FastAPI, **defined: Any) -> dict[str, Any]:
@@ -140,12 +142,14 @@ async def _with_gauge_imported(context: TortoiseContext) -> dict[str, Any]:
         loop.set_exception_handler(previous)
         _unregister(made)
     lost = next((report for report in reports if "exception" in report), {})
+    served = _samples(scraped.text)
     return {
         "task_report": lost.get("message", ""),
         "task_error": raised_or_none(lost.get("exception")),
         "update_on_open_pool": raised_or_none(update_error),
         "metrics_redirect": (redirect.status_code, redirect.headers.get("location")),
-        "series": _sample_names(scraped.text),
+        "series": sorted(served),
+        "gauge_value": served.get("db_connections_in_use"),
     }
 
 
@@ -164,4 +168,4 @@ async def _instrumented_series() -> list[str]:
     async with httpx.AsyncClient(transport=transport, base_url="http://article") as client:
         for _ in range(3):
             await client.get("/ping")
-        return _sample_names((await client.get("/metrics/")).text)
+        return sorted(_samples((await client.get("/metrics/")).text))

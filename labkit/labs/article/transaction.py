@@ -13,7 +13,7 @@ from labkit.infra.blocking import run_blocking
 from labkit.labs.article.evidence import Raised
 from labkit.labs.article.models import Users
 from labkit.labs.article.snippets import ARTICLE_TRANSACTION
-from labkit.labs.article.tortoise_config import article_tortoise_config, isolated
+from labkit.labs.article.tortoise_config import article_tortoise_config, isolated, pool_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class TransactionRun:
     fixed_compiles: bool  # the same text with in_transaction()
     committed: bool | None = None  # a row created in ``async with in_transaction()`` is kept
     rolled_back: bool | None = None  # a row created in a block that then raised is not
+    all_released: bool | None = None  # every pool connection idle again after both blocks
 
 
 def compile_article_transaction() -> TransactionRun:
@@ -33,7 +34,7 @@ def compile_article_transaction() -> TransactionRun:
 
     Jupyter allows ``async with`` at the top level of a cell; ``compile()`` needs
     ``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` for that, so the only difference left is the typo.
-    Nothing runs: ``committed`` and ``rolled_back`` stay None.
+    Nothing runs: ``committed``, ``rolled_back`` and ``all_released`` stay None.
     """
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     try:
@@ -56,15 +57,16 @@ def run_article_transaction(dsn: str) -> TransactionRun:
     """Compile the article's snippet, then run ``in_transaction()`` on the article's config:
     once to commit, once with an error inside the block. Rows are removed afterwards.
     """
-    committed, rolled_back = run_blocking(_transactions(dsn))
-    return replace(compile_article_transaction(), committed=committed, rolled_back=rolled_back)
+    committed, rolled_back, released = run_blocking(_transactions(dsn))
+    compiled = compile_article_transaction()
+    return replace(compiled, committed=committed, rolled_back=rolled_back, all_released=released)
 
 
 class _Abandon(Exception):
     """Raised inside a transaction, to see it rolled back."""
 
 
-async def _transactions(dsn: str) -> tuple[bool, bool]:
+async def _transactions(dsn: str) -> tuple[bool, bool, bool]:
     kept = f"kept-{secrets.token_hex(4)}@example.org"
     undone = f"undone-{secrets.token_hex(4)}@example.org"
     async with isolated(article_tortoise_config(dsn)) as context:
@@ -75,7 +77,9 @@ async def _transactions(dsn: str) -> tuple[bool, bool]:
             async with in_transaction():
                 await Users.create(email=undone, name="Grace")
                 raise _Abandon
+        pool = pool_of(context)
+        released = pool.get_idle_size() == pool.get_size()
         committed = await Users.filter(email=kept).exists()
         rolled_back = not await Users.filter(email=undone).exists()
         await Users.filter(email__in=[kept, undone]).delete()
-    return committed, rolled_back
+    return committed, rolled_back, released
