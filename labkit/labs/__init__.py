@@ -16,6 +16,7 @@ quizzes.
 """
 
 __all__ = [
+    "article",
     "client_limits",
     "conclusions",
     "exhaustion",
