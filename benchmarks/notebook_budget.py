@@ -70,8 +70,8 @@ def run(path: Path) -> tuple[float, float, float]:
 
 # A learner's pace, the assumptions behind learner_minutes(): reading prose and code,
 # thinking about a "Predict" before running it, and answering the quiz.
-READ_WORDS_PER_MINUTE = 180
-MINUTES_PER_CODE_CELL = 0.5  # run it, read its output
+READ_WORDS_PER_MINUTE = 180  # the markdown; code is read within its cell's time below
+MINUTES_PER_CODE_CELL = 0.75  # read the code, run it, read its output
 MINUTES_PER_PREDICTION = 1.5  # a markdown cell that asks for a prediction
 MINUTES_PER_WIDGET = 3.0  # a "Try it" lab worth a few runs
 MINUTES_PER_QUESTION = 1.0
@@ -80,7 +80,7 @@ MINUTES_PER_QUESTION = 1.0
 def learner_minutes(path: Path) -> float:
     """An estimate of the time a learner spends on a notebook, from its cells."""
     nb = nbformat.read(path, as_version=4)
-    words = sum(len(c.source.split()) for c in nb.cells)
+    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
     code = [c for c in nb.cells if c.cell_type == "code"]
     predictions = sum("**Predict" in c.source for c in nb.cells if c.cell_type == "markdown")
     widgets = sum("_widget(" in c.source or "tuning_lab(" in c.source for c in code)

@@ -64,6 +64,20 @@ class Sweep:
     def best(self) -> SweepPoint:
         return max(self.points, key=lambda p: p.throughput_rps)
 
+    def table(self) -> str:
+        """One line per maxsize: throughput, p95, mean in_use, and the time each request
+        held its connection (Little's law backwards: mean in_use / throughput)."""
+        return "\n".join(
+            f"maxsize {p.maxsize:>2}: {p.throughput_rps:6.1f} req/s, p95 {p.p95_ms:6.1f} ms, "
+            f"mean in_use {p.mean_in_use:4.1f}, holding a connection "
+            f"{1000 * p.mean_in_use / p.throughput_rps:5.0f} ms per request"
+            for p in self.points
+        )
+
+    def hold_ms(self, point: SweepPoint) -> float:
+        """How long each request held its connection at ``point`` (mean in_use / throughput)."""
+        return 1000 * point.mean_in_use / point.throughput_rps
+
     @property
     def knee(self) -> SweepPoint:
         """The smallest maxsize whose throughput is within 10% of the best."""

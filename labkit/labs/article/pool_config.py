@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.infra.blocking import run_blocking
+from labkit.infra.results import record_result
 from labkit.labs.article.evidence import Raised
 from labkit.labs.article.snippets import ARTICLE_CREDENTIALS
 from labkit.labs.article.tortoise_config import (
@@ -53,11 +54,19 @@ def run_article_config(dsn: str, workers: int = 4) -> ConfigRun:
     """
     found = run_blocking(_config(dsn))
     maxsize = ARTICLE_CREDENTIALS["maxsize"]
-    return ConfigRun(
+    run = ConfigRun(
         **found,
         rule_of_thumb=rule_of_thumb(),
         budget=connection_budget(workers=workers, maxsize=maxsize, dsn=dsn),
     )
+    record_result(
+        "06.article_config",
+        maxsize=maxsize,
+        rule_of_thumb=run.rule_of_thumb,
+        max_connections=run.budget.max_connections,
+        workers_that_fit=run.workers_that_fit,
+    )
+    return run
 
 
 async def _config(dsn: str) -> dict[str, Any]:
