@@ -71,7 +71,7 @@ def test_detector_lists_exactly_the_leaked_sessions(leaky_app, tmp_path, monkeyp
     monkeypatch.setattr(results, "results_path", lambda: tmp_path / "results.json")
     leaked = {leaks.leak_connection(leaky_app), leaks.leak_connection(leaky_app)}
     in_transaction = leaks.leave_transaction_open(leaky_app)
-    assert get_result("04.leak_detector") is None  # finding is a read: it records nothing
+    assert get_result("05.leak_detector") is None  # finding is a read: it records nothing
     suspects = leaks.detect_leaks(leaky_app, older_than_s=0)
     assert {s.pid for s in suspects} == leaked | {in_transaction}
     states = {s.pid: s.state for s in app_sessions(leaky_app)}
@@ -79,7 +79,7 @@ def test_detector_lists_exactly_the_leaked_sessions(leaky_app, tmp_path, monkeyp
         assert suspect.state == states[suspect.pid]  # as pg_stat_activity reports it
     assert states[in_transaction] == "idle in transaction"
     assert {states[pid] for pid in leaked} == {"idle"}
-    assert get_result("04.leak_detector")["leaked_sessions_found"] == 3
+    assert get_result("05.leak_detector")["leaked_sessions_found"] == 3
 
 
 def test_reset_returns_the_app_to_health(leaky_app):

@@ -163,7 +163,7 @@ def detect_leaks(app, older_than_s: float = 5.0) -> list[LeakSuspect]:
     """The notebook's detector run: :func:`find_leaks`, with its findings recorded for the quiz."""
     suspects = find_leaks(app, older_than_s)
     record_result(
-        "04.leak_detector",
+        "05.leak_detector",
         leaked_sessions_found=len(suspects),
         idle_in_transaction_found=sum(s.state == "idle in transaction" for s in suspects),
         older_than_s=older_than_s,
