@@ -114,3 +114,16 @@ def app_side_nodelay(app_port: int, client_port: int) -> int:
             with socket.socket(fileno=os.dup(conn.fd)) as sock:  # a copy: the app keeps its own
                 return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     raise AssertionError(f"no connection from port {client_port} to the app on {app_port}")
+
+
+def test_a_url_passed_to_start_app_is_reported_as_such_and_never_prints_its_password(database):
+    app = start_app(database=database.dsn)
+    try:
+        assert app.database.kind == "given"
+        assert "passed to start_app" in app.database.describe()
+        password = database.dsn.split(":")[2].split("@")[0]
+        for text in (repr(app.database), app.database.describe(), repr(app.settings), repr(app)):
+            assert password not in text, text
+        assert "***" in repr(app.database) and "***" in repr(app.settings)
+    finally:
+        app.stop()
