@@ -4,7 +4,7 @@ which a test (or a learner without widgets) can call directly."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -129,6 +129,15 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
     return _lab_panel(controls, labels, "Run", run)
 
 
+def _axis_top(fixed: float, values: Sequence[float], headroom: float = 1.1) -> float:
+    """The top of an axis: ``fixed``, or ``headroom`` above the largest value once one passes it.
+
+    ``_axis_top(1000, [300, 900])`` is 1000; ``_axis_top(1000, [300, 1158])`` is about 1274.
+    """
+    largest = max(values, default=fixed)
+    return fixed if largest <= fixed else largest * headroom
+
+
 def draw_exhaustion(run: ExhaustionRun) -> Figure:
     """The live chart: in_use, idle and waiting over time, and the latencies so far."""
     fig, (pool_ax, latency_ax) = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[3, 2])
@@ -148,11 +157,11 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         xlabel="time (s)", ylabel="connections / requests", title=f"pool (maxsize {run.maxsize})"
     )
     pool_ax.legend(loc="upper right")
-    latencies = run.latencies_ms
-    colors = [
-        "tab:green" if r.status == 200 else "tab:red"
-        for r in sorted(run.records, key=lambda r: r.latency_s)
-    ]
+    # One snapshot of the records for both bars and colours: the burst's thread keeps
+    # appending while a live frame is drawn.
+    records = sorted(list(run.records), key=lambda r: r.latency_s)
+    latencies = [r.latency_s * 1000 for r in records]
+    colors = ["tab:green" if r.status == 200 else "tab:red" for r in records]
     latency_ax.bar(range(1, len(latencies) + 1), latencies, color=colors)
     latency_ax.axhline(run.hold_ms, color="gray", linestyle=":", linewidth=1)
     latency_ax.set(
@@ -161,13 +170,16 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         title="answered: green 200, red error",
     )
     latency_ax.set_xlim(0.5, run.concurrency + 0.5)
-    # Fixed axes from the first frame, so the live chart grows in place instead of
-    # rescaling: the burst lasts about one hold per round of maxsize requests.
+    # The axes are fixed from the first frame, so the live chart grows in place instead
+    # of rescaling every frame: the burst lasts about one hold per round of maxsize
+    # requests. A value that passes its axis (a slow machine, a queue longer than
+    # expected) grows the axis, so no bar or line is ever cut off at the top.
     rounds = 1 if run.acquire_timeout is not None else math.ceil(run.concurrency / run.maxsize)
     expected_s = rounds * run.hold_ms / 1000
-    pool_ax.set_xlim(0, max(1.15 * expected_s, times[-1] if times else 0))
-    pool_ax.set_ylim(-0.2, max(run.concurrency, run.maxsize) + 0.5)
-    latency_ax.set_ylim(0, max(1.15 * expected_s * 1000, *latencies, 1))
+    counts = [getattr(s, name) for s in samples for name in ("in_use", "idle", "waiting")]
+    pool_ax.set_xlim(0, _axis_top(1.15 * expected_s, times))
+    pool_ax.set_ylim(-0.2, _axis_top(max(run.concurrency, run.maxsize) + 0.5, counts))
+    latency_ax.set_ylim(0, _axis_top(1.15 * expected_s * 1000, latencies))
     outcomes = ", ".join(f"{k} {v}" for k, v in run.outcomes.items())
     fig.suptitle(f"Exhaustion lab: {outcomes}")
     fig.tight_layout()
