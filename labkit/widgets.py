@@ -4,7 +4,7 @@ which a test (or a learner without widgets) can call directly."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -45,23 +45,41 @@ def show_tuning_run(run: TuningRun) -> None:
     plt.close("all")
 
 
-STYLE = {"description_width": "190px"}
-LAYOUT = w.Layout(width="500px")
+SLIDER_LAYOUT = w.Layout(width="320px")
 
 
-def _int_slider(value: int, low: int, high: int, label: str, step: int = 1) -> w.IntSlider:
-    return w.IntSlider(value, low, high, step=step, description=label, style=STYLE, layout=LAYOUT)
+def _int_slider(value: int, low: int, high: int, step: int = 1) -> w.IntSlider:
+    return w.IntSlider(value, low, high, step=step, layout=SLIDER_LAYOUT)
+
+
+def _form(controls: dict[str, w.ValueWidget], labels: dict[str, str]) -> w.GridBox:
+    """Each control beside its label, the labels in one column as wide as the longest.
+
+    A slider's own ``description`` sits in a fixed-width box and is cut with "…"
+    when it is longer; a grid column sized ``max-content`` fits every label and
+    still lines the sliders up.
+    """
+    cells: list[w.Widget] = []
+    for name, control in controls.items():
+        cells += [w.Label(labels[name]), control]
+    return w.GridBox(
+        cells,
+        layout=w.Layout(grid_template_columns="max-content max-content", grid_gap="0 8px"),
+    )
 
 
 def _lab_panel(
-    controls: dict[str, w.ValueWidget], label: str, run: Callable[[dict, w.Output], None]
+    controls: dict[str, w.ValueWidget],
+    labels: dict[str, str],
+    button_text: str,
+    run: Callable[[dict, w.Output], None],
 ) -> w.VBox:
-    """Sliders, a Run button and an output area; ``run(values, output)`` does the work.
+    """Labelled sliders, a Run button and an output area; ``run(values, output)`` does the work.
 
     An error is printed in the output area, where the learner sees it, and the
     button comes back either way.
     """
-    button = w.Button(description=label, button_style="primary", icon="play")
+    button = w.Button(description=button_text, button_style="primary", icon="play")
     output = w.Output()
 
     def on_click(_button: w.Button) -> None:
@@ -75,7 +93,7 @@ def _lab_panel(
             button.disabled = False
 
     button.on_click(on_click)
-    return w.VBox([*controls.values(), button, output])
+    return w.VBox([_form(controls, labels), button, output])
 
 
 def tuning_lab(app=None, **defaults) -> w.Widget:
@@ -86,20 +104,20 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
     start = {"minsize": 1, "maxsize": 4, "lifetime": 300.0, "concurrency": 8, "hold_ms": 50}
     start.update(defaults)
     controls = {
-        "minsize": _int_slider(start["minsize"], 0, 16, "minsize"),
-        "maxsize": _int_slider(start["maxsize"], 1, 16, "maxsize"),
+        "minsize": _int_slider(start["minsize"], 0, 16),
+        "maxsize": _int_slider(start["maxsize"], 1, 16),
         "lifetime": w.FloatLogSlider(
-            start["lifetime"],
-            base=10,
-            min=0,
-            max=3,
-            step=0.1,
-            description="idle lifetime (s)",
-            style=STYLE,
-            layout=LAYOUT,
+            start["lifetime"], base=10, min=0, max=3, step=0.1, layout=SLIDER_LAYOUT
         ),
-        "concurrency": _int_slider(start["concurrency"], 1, 32, "concurrency"),
-        "hold_ms": _int_slider(start["hold_ms"], 20, 200, "hold (ms)", step=10),
+        "concurrency": _int_slider(start["concurrency"], 1, 32),
+        "hold_ms": _int_slider(start["hold_ms"], 20, 200, step=10),
+    }
+    labels = {
+        "minsize": "minsize",
+        "maxsize": "maxsize",
+        "lifetime": "idle lifetime (s)",
+        "concurrency": "concurrency",
+        "hold_ms": "hold (ms)",
     }
 
     def run(values: dict, output: w.Output) -> None:
@@ -108,7 +126,16 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
         with output:
             show_tuning_run(run_tuning_lab(app=app, **values))
 
-    return _lab_panel(controls, "Run", run)
+    return _lab_panel(controls, labels, "Run", run)
+
+
+def _axis_top(fixed: float, values: Sequence[float], headroom: float = 1.1) -> float:
+    """The top of an axis: ``fixed``, or ``headroom`` above the largest value once one passes it.
+
+    ``_axis_top(1000, [300, 900])`` is 1000; ``_axis_top(1000, [300, 1158])`` is about 1274.
+    """
+    largest = max(values, default=fixed)
+    return fixed if largest <= fixed else largest * headroom
 
 
 def draw_exhaustion(run: ExhaustionRun) -> Figure:
@@ -130,11 +157,11 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         xlabel="time (s)", ylabel="connections / requests", title=f"pool (maxsize {run.maxsize})"
     )
     pool_ax.legend(loc="upper right")
-    latencies = run.latencies_ms
-    colors = [
-        "tab:green" if r.status == 200 else "tab:red"
-        for r in sorted(run.records, key=lambda r: r.latency_s)
-    ]
+    # One snapshot of the records for both bars and colours: the burst's thread keeps
+    # appending while a live frame is drawn.
+    records = sorted(list(run.records), key=lambda r: r.latency_s)
+    latencies = [r.latency_s * 1000 for r in records]
+    colors = ["tab:green" if r.status == 200 else "tab:red" for r in records]
     latency_ax.bar(range(1, len(latencies) + 1), latencies, color=colors)
     latency_ax.axhline(run.hold_ms, color="gray", linestyle=":", linewidth=1)
     latency_ax.set(
@@ -143,13 +170,16 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         title="answered: green 200, red error",
     )
     latency_ax.set_xlim(0.5, run.concurrency + 0.5)
-    # Fixed axes from the first frame, so the live chart grows in place instead of
-    # rescaling: the burst lasts about one hold per round of maxsize requests.
+    # The axes are fixed from the first frame, so the live chart grows in place instead
+    # of rescaling every frame: the burst lasts about one hold per round of maxsize
+    # requests. A value that passes its axis (a slow machine, a queue longer than
+    # expected) grows the axis, so no bar or line is ever cut off at the top.
     rounds = 1 if run.acquire_timeout is not None else math.ceil(run.concurrency / run.maxsize)
     expected_s = rounds * run.hold_ms / 1000
-    pool_ax.set_xlim(0, max(1.15 * expected_s, times[-1] if times else 0))
-    pool_ax.set_ylim(-0.2, max(run.concurrency, run.maxsize) + 0.5)
-    latency_ax.set_ylim(0, max(1.15 * expected_s * 1000, *latencies, 1))
+    counts = [getattr(s, name) for s in samples for name in ("in_use", "idle", "waiting")]
+    pool_ax.set_xlim(0, _axis_top(1.15 * expected_s, times))
+    pool_ax.set_ylim(-0.2, _axis_top(max(run.concurrency, run.maxsize) + 0.5, counts))
+    latency_ax.set_ylim(0, _axis_top(1.15 * expected_s * 1000, latencies))
     outcomes = ", ".join(f"{k} {v}" for k, v in run.outcomes.items())
     fig.suptitle(f"Exhaustion lab: {outcomes}")
     fig.tight_layout()
@@ -161,12 +191,16 @@ def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
     start = {"maxsize": 2, "concurrency": 6, "hold_ms": 300, "acquire_timeout_ms": 0}
     start.update(defaults)
     controls = {
-        "maxsize": _int_slider(start["maxsize"], 1, 10, "maxsize"),
-        "concurrency": _int_slider(start["concurrency"], 1, 20, "concurrency"),
-        "hold_ms": _int_slider(start["hold_ms"], 50, 1000, "hold (ms)", step=50),
-        "acquire_timeout_ms": _int_slider(
-            start["acquire_timeout_ms"], 0, 1000, "acquire timeout (ms, 0 = none)", step=50
-        ),
+        "maxsize": _int_slider(start["maxsize"], 1, 10),
+        "concurrency": _int_slider(start["concurrency"], 1, 20),
+        "hold_ms": _int_slider(start["hold_ms"], 50, 1000, step=50),
+        "acquire_timeout_ms": _int_slider(start["acquire_timeout_ms"], 0, 1000, step=50),
+    }
+    labels = {
+        "maxsize": "maxsize",
+        "concurrency": "concurrency",
+        "hold_ms": "hold (ms)",
+        "acquire_timeout_ms": "acquire timeout (ms, 0 = none)",
     }
 
     def run(values: dict, output: w.Output) -> None:
@@ -181,12 +215,14 @@ def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
         timeout_s = values.pop("acquire_timeout_ms") / 1000 or None
         exhaustion_lab(**values, acquire_timeout=timeout_s, app=app, on_update=redraw)
 
-    return _lab_panel(controls, "Run burst", run)
+    return _lab_panel(controls, labels, "Run burst", run)
 
 
 def leak_lab_widget(app=None) -> w.Widget:
     """One button per leak-lab action, and a live table of the app's sessions."""
-    buttons = [w.Button(description=action, layout=w.Layout(width="210px")) for action in ACTIONS]
+    # Each button as wide as its text (at least 210 px, so short ones line up).
+    layout = w.Layout(width="auto", min_width="210px")
+    buttons = [w.Button(description=action, layout=layout) for action in ACTIONS]
     output = w.Output(layout=w.Layout(border="1px solid #ddd"))
 
     def act(button: w.Button) -> None:

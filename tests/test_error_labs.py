@@ -151,5 +151,11 @@ def test_keepalive_pings_do_not_save_idle_pool_connections(start_app, database):
 
 def test_lab_widgets_build(start_app):
     app = start_app()
-    assert len(exhaustion_lab_widget(app).children) == 6
+    form, button, output = exhaustion_lab_widget(app).children
+    labels, sliders = form.children[::2], form.children[1::2]
+    assert [label.value for label in labels] == [
+        "maxsize", "concurrency", "hold (ms)", "acquire timeout (ms, 0 = none)",
+    ]  # fmt: skip
+    assert [slider.value for slider in sliders] == [2, 6, 300, 0]
+    assert button.description == "Run burst" and output.outputs == ()
     assert [b.description for b in leak_lab_widget(app).children[0].children] == list(leaks.ACTIONS)

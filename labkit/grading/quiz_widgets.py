@@ -14,13 +14,19 @@ def show(qid: str):
     item = question(qid)
     if item["type"] in ("single", "multiple"):
         labels = [(f"{k}. {v[language()]}", k) for k, v in item["options"].items()]
+        # Options are as wide as their text: recognising an error message word for word
+        # is sometimes the question, so none may be cut with "…" (a Checkbox is 300 px
+        # wide by default).
         if item["type"] == "single":
             chooser = w.RadioButtons(options=labels, value=None, layout=w.Layout(width="auto"))
             read = lambda: chooser.value  # noqa: E731
             inputs = [chooser]
         else:
             boxes = [
-                w.Checkbox(description=label, value=False, indent=False) for label, _ in labels
+                w.Checkbox(
+                    description=label, value=False, indent=False, layout=w.Layout(width="auto")
+                )
+                for label, _ in labels
             ]
             read = lambda: [k for (_, k), b in zip(labels, boxes, strict=True) if b.value]  # noqa: E731
             inputs = boxes
