@@ -71,6 +71,26 @@ class OutageRun:
             if r.start_s >= self.answering_at_s and (r.status is None or r.status >= 500)
         )
 
+    def recovery(self) -> str:
+        """How the pool came back, in one sentence computed from this run."""
+        first = self.first_success_after_s
+        port = (
+            f"the server kept its port ({self.port_after})"
+            if self.port_after == self.port_before
+            else f"the server moved from port {self.port_before} to {self.port_after}, and the "
+            "app followed it"
+        )
+        if first is None:
+            return (
+                f"No request succeeded in the time the lab kept the load on after the server "
+                f"answered again ({self.errors_after_recovery} failed); {port}."
+            )
+        return (
+            f"The first request after the server answered again succeeded {first * 1000:.0f} ms "
+            f"later, without restarting the app; {self.errors_after_recovery} request(s) failed "
+            f"after that, and {port}."
+        )
+
     def summary(self) -> str:
         if self.skipped:
             return self.skipped
