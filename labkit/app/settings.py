@@ -44,6 +44,13 @@ class AppSettings(BaseSettings):
         description="the embedded server's state file: each new connection reads the "
         "server's current port and password from it (None: the URL is fixed)",
     )
+    statement_cache_size: int | None = Field(
+        None,
+        ge=0,
+        description="asyncpg's prepared-statement cache per connection (None: asyncpg's "
+        "default, 100); 0 behind PgBouncer in transaction mode, which cannot keep a "
+        "statement prepared on one server connection for the next transaction",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "
