@@ -122,6 +122,35 @@ def test_worker_processes_collide_on_prepared_statement_names_in_transaction_mod
 
 
 @needs_pgbouncer
+@pytest.mark.parametrize(("reset_on_release", "per_request"), [(True, 2), (False, 1)])
+def test_asyncpg_reset_on_release_is_a_second_trip_through_pgbouncer(
+    database, bouncers, reset_on_release, per_request
+):
+    bouncer = bouncers(pool_mode="transaction", default_pool_size=2)
+    group = start_workers(
+        1,
+        maxsize=2,
+        minsize=2,
+        database=bouncer.dsn,
+        server_dsn=database.dsn,
+        statement_cache_size=0,
+        reset_on_release=reset_on_release,
+    )
+    try:
+        run = scale_out.run_under_load(
+            group, "trips", hold_ms=1, rate=100, duration=0.3, bouncer=bouncer
+        )
+    finally:
+        group.stop()
+    requests = len(run.result.records)
+    assert requests > 5 and run.result.summary.statuses == {200: requests}
+    assert run.stats.xact_count == per_request * requests
+    points = scale_out.predicted_vs_measured([run], record_as=None)
+    assert points[0].run is run and points[0].mmc.servers == 2
+    assert 0 < run.server_utilisation < 1
+
+
+@needs_pgbouncer
 def test_stopping_pgbouncer_leaves_no_process_no_session_and_no_password(database, bouncers):
     bouncer = bouncers(pool_mode="transaction", default_pool_size=3)
 

@@ -51,6 +51,8 @@ def tortoise_config(settings: AppSettings) -> dict:
     }
     if settings.statement_cache_size is not None:
         credentials["statement_cache_size"] = settings.statement_cache_size
+    if not settings.reset_on_release:
+        credentials["reset_on_release"] = False
     if "sslmode" in query:
         credentials["ssl"] = query["sslmode"]
     return {

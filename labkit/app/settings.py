@@ -51,6 +51,13 @@ class AppSettings(BaseSettings):
         "default, 100); 0 behind PgBouncer in transaction mode, which cannot keep a "
         "statement prepared on one server connection for the next transaction",
     )
+    reset_on_release: bool = Field(
+        True,
+        description="run asyncpg's reset query (advisory unlocks, CLOSE ALL, UNLISTEN *, "
+        "RESET ALL) whenever a connection goes back to the pool; off behind PgBouncer in "
+        "transaction mode, where a client has no session of its own to reset (asyncpg still "
+        "rolls back a transaction left open)",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "

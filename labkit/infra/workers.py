@@ -287,14 +287,17 @@ def start_workers(
     server_dsn: str | None = None,
     statement_cache_size: int | None = None,
     acquire_timeout: float | None = None,
+    reset_on_release: bool = True,
     metrics: bool = False,
 ) -> WorkerGroup:
     """Start ``count`` worker processes of the example app (``count`` may be 0).
 
     ``database`` is where their pools connect: a :class:`Database`, a DSN (a
     PgBouncer's, say; then give ``server_dsn``, the PostgreSQL behind it), or None
-    for the kit's database. ``metrics`` is off by default: every worker shares the
-    machine's two cores with the load generator, and /metrics is not needed here.
+    for the kit's database. ``statement_cache_size``, ``acquire_timeout`` and
+    ``reset_on_release`` are the pool settings of :class:`~labkit.app.settings.AppSettings`.
+    ``metrics`` is off by default: every worker shares the machine's cores with the load
+    generator, and /metrics is not needed here.
     """
     if count < 0:
         raise ValueError(f"count must be 0 or more, got {count}")
@@ -305,6 +308,8 @@ def start_workers(
         settings["statement_cache_size"] = statement_cache_size
     if acquire_timeout is not None:
         settings["acquire_timeout"] = acquire_timeout
+    if not reset_on_release:
+        settings["reset_on_release"] = False
     group = WorkerGroup(
         dsn=dsn,
         server_dsn=server_dsn or dsn,

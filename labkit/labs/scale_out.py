@@ -34,9 +34,16 @@ from labkit.infra.pgbouncer import (
     StatsRow,
     pgbouncer_binary,
     start_pgbouncer,
+    stop_all_pgbouncers,
 )
 from labkit.infra.results import record_result
-from labkit.infra.workers import FACTORY, WorkerGroup, WorkerStartError, start_workers
+from labkit.infra.workers import (
+    FACTORY,
+    WorkerGroup,
+    WorkerStartError,
+    start_workers,
+    stop_all_workers,
+)
 from labkit.labs.queueing import QueuePrediction, mgc_wait, mmc_wait
 
 __all__ = [
@@ -62,6 +69,7 @@ __all__ = [
     "run_under_load",
     "start_pgbouncer",
     "start_workers",
+    "stop_all",
 ]
 
 
@@ -275,6 +283,16 @@ class LoadRun:
         return self.stats.wait_time_s / len(self.result.records)
 
     @property
+    def server_utilisation(self) -> float | None:
+        """The share of the run PgBouncer's server connections spent in transactions."""
+        if self.stats is None or not self.pool_size or not self.result.duration_s:
+            return None
+        # PgBouncer 1.18 counts a transaction's time from when the client asked for a
+        # server connection, so its xact time includes the wait: take the wait out.
+        busy = self.stats.xact_time_s - self.stats.wait_time_s
+        return busy / (self.result.duration_s * self.pool_size)
+
+    @property
     def transactions_per_request(self) -> float | None:
         if self.stats is None or not self.result.records:
             return None
@@ -354,6 +372,19 @@ class QueuePoint:
     def measured_wait_ms(self) -> float:
         return 1000 * (self.run.wait_per_request_s or 0.0)
 
+    @property
+    def service_ms(self) -> float:
+        """How long a request really kept a server connection (PgBouncer's SHOW STATS)."""
+        return mean_service_ms(self.run) or 0.0
+
+    @property
+    def refit(self) -> tuple[QueuePrediction, QueuePrediction] | None:
+        """Both models again with the measured hold time; None if that load is unstable."""
+        try:
+            return predict(self.run.result.rate, self.service_ms, self.mmc.servers)
+        except ValueError:  # the measured hold time puts utilisation at or above 1
+            return None
+
     def __str__(self) -> str:
         return (
             f"ρ = {self.utilisation:.2f} ({self.run.result.rate:.0f} req/s): predicted "
@@ -369,10 +400,12 @@ def predict(rate: float, hold_ms: float, servers: int) -> tuple[QueuePrediction,
     return mmc_wait(rate, hold_s, servers), mgc_wait(rate, hold_s, servers, service_cv2=0.0)
 
 
-def predicted_vs_measured(runs: list[LoadRun]) -> list[QueuePoint]:
+def predicted_vs_measured(
+    runs: list[LoadRun], record_as: str | None = "06.queueing"
+) -> list[QueuePoint]:
     """Each open-loop PgBouncer run with the wait the models predicted for it.
 
-    Records the run at the highest utilisation for the quiz.
+    Records the run at the highest utilisation for the quiz under ``record_as``.
     """
     points = []
     for run in runs:
@@ -381,10 +414,10 @@ def predicted_vs_measured(runs: list[LoadRun]) -> list[QueuePoint]:
         mmc, mdc = predict(run.result.rate, run.hold_ms, run.pool_size)
         points.append(QueuePoint(run, mmc, mdc))
     points.sort(key=lambda p: p.utilisation)
-    if points:
+    if points and record_as:
         top = points[-1]
         record_result(
-            "06.queueing",
+            record_as,
             utilisation=round(top.utilisation, 3),
             predicted_mmc_ms=round(top.mmc.mean_wait_s * 1000, 2),
             predicted_mdc_ms=round(top.mdc.mean_wait_s * 1000, 2),
@@ -414,13 +447,21 @@ def mean_service_ms(run: LoadRun) -> float | None:
     """Time a request kept a PgBouncer server connection, on average (SHOW STATS)."""
     if run.stats is None or not run.result.records:
         return None
-    # PgBouncer 1.18 counts a transaction's time from when the client asked for a
-    # server, so its xact time includes the wait: take the wait out.
-    busy = run.stats.xact_time_s - run.stats.wait_time_s
+    busy = run.stats.xact_time_s - run.stats.wait_time_s  # see LoadRun.server_utilisation
     return 1000 * busy / len(run.result.records)
 
 
-# ----------------------------------------------------------------- leftovers
+# ----------------------------------------------------------------- clean up
+def stop_all() -> None:
+    """Stop every worker group, then every PgBouncer, that this kernel started.
+
+    Workers first: behind PgBouncer their pools are PgBouncer's clients. Both also
+    stop by themselves when the kernel exits normally; this is for a clean finish.
+    """
+    stop_all_workers()
+    stop_all_pgbouncers()
+
+
 def leftovers(server_dsn: str) -> dict[str, int]:
     """What is left after the labs: worker and PgBouncer processes, and lab sessions.
 
