@@ -37,6 +37,18 @@ def execute_notebook(path: Path, monkeypatch) -> nbformat.NotebookNode:
     return nb
 
 
+def assert_nothing_left_behind(database) -> None:
+    """No worker process, no PgBouncer and no worker session outlives a notebook's kernel."""
+    from labkit.labs.scale_out import leftovers
+
+    assert leftovers(database.dsn) == {
+        "worker processes": 0,
+        "pgbouncer processes": 0,
+        "worker sessions": 0,
+    }
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_without_error(path, database, monkeypatch):
     execute_notebook(path, monkeypatch)
+    assert_nothing_left_behind(database)
