@@ -151,6 +151,29 @@ def test_asyncpg_reset_on_release_is_a_second_trip_through_pgbouncer(
 
 
 @needs_pgbouncer
+def test_show_stats_wait_and_busy_time_add_up(bouncers):
+    """Three 100 ms queries on one server connection: 300 ms busy, 100 + 200 ms waiting.
+
+    PgBouncer 1.18 counts a transaction's time from when its client asks for a server
+    connection, so the labs take the wait out of total_xact_time to get the busy time.
+    """
+    bouncer = bouncers(pool_mode="transaction", default_pool_size=1)
+
+    async def three_at_once() -> None:
+        conns = [await asyncpg.connect(bouncer.dsn, statement_cache_size=0) for _ in range(3)]
+        await asyncio.gather(*(c.execute("SELECT pg_sleep(0.1)") for c in conns))
+        for conn in conns:
+            await conn.close()
+
+    before = bouncer.stats()
+    run_blocking(three_at_once())
+    used = bouncer.stats() - before
+    assert used.xact_count == 3
+    assert used.wait_time_s == pytest.approx(0.3, abs=0.08)
+    assert used.xact_time_s - used.wait_time_s == pytest.approx(0.3, abs=0.08)
+
+
+@needs_pgbouncer
 def test_stopping_pgbouncer_leaves_no_process_no_session_and_no_password(database, bouncers):
     bouncer = bouncers(pool_mode="transaction", default_pool_size=3)
 
