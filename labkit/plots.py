@@ -14,11 +14,15 @@ __all__ = [
     "COLORS",
     "plot_alert",
     "plot_bars",
+    "plot_connections_over_time",
+    "plot_direct_vs_pgbouncer",
     "plot_latency",
     "plot_monitoring_views",
     "plot_outage",
     "plot_pool_timeseries",
+    "plot_queue_predictions",
     "plot_sweep",
+    "plot_worker_ladder",
 ]
 
 COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
@@ -192,6 +196,39 @@ def plot_monitoring_views(views: dict, start: float, *, title: str) -> Figure:
     return fig
 
 
+# ----------------------------------------------------------------- notebook 06: scaling out
+RUN_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
+
+
+def plot_worker_ladder(ladder) -> Figure:
+    """Server connections after each step of a worker ladder (``scale_out.connection_ladder``).
+
+    Bars: the workers' sessions that PostgreSQL listed; dots: workers × maxsize; the
+    dashed line: max_connections. A refused step is marked with a red cross.
+    """
+    steps = ladder.steps
+    labels = [f"{s.asked} worker{'s' if s.asked > 1 else ''}" for s in steps]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.bar(labels, [s.workers_sessions for s in steps], color="tab:blue", alpha=0.8)
+    ax.bar_label(bars)
+    asked = [s.asked * s.maxsize for s in steps]
+    ax.plot(labels, asked, "o", color="black", label="workers asked × maxsize")
+    limit = steps[0].max_connections
+    ax.axhline(limit, color="tab:red", linestyle="--", label=f"max_connections = {limit}")
+    for label, step in zip(labels, steps, strict=True):
+        if step.refused:
+            ax.plot([label], [limit], "x", color="tab:red", markersize=14, mew=3)
+    ax.set(
+        xlabel="worker processes asked for",
+        ylabel="server connections (sessions)",
+        title=f"Each worker brings its own pool of {steps[0].maxsize}",
+    )
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
 def plot_alert(waiting: Sequence, states: Sequence, start: float, *, title: str) -> Figure:
     """Waiting requests and an alert's state (0 off, 1 pending, 2 firing) over time."""
     fig, ax = plt.subplots(figsize=(10, 3.5))
@@ -201,6 +238,108 @@ def plot_alert(waiting: Sequence, states: Sequence, start: float, *, title: str)
             label="alert: 0 off, 1 pending, 2 firing", color="black")  # fmt: skip
     ax.set(xlabel="seconds since the exhaustion began", ylabel="requests / alert state",
            title=title)  # fmt: skip
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_connections_over_time(runs: Sequence, *, title: str) -> Figure:
+    """Server connections (solid) and, behind PgBouncer, client connections (dashed) over time.
+
+    ``runs`` are ``scale_out.LoadRun`` objects.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for run, color in zip(runs, RUN_COLORS, strict=False):  # at most four runs
+        times = [s.t_s for s in run.samples]
+        ax.step(
+            times,
+            [s.server_connections for s in run.samples],
+            where="post",
+            color=color,
+            linewidth=2,
+            label=f"{run.label}: server connections",
+        )
+        if any(s.pool is not None for s in run.samples):
+            clients = [s.pool.clients if s.pool else 0 for s in run.samples]
+            ax.step(
+                times,
+                clients,
+                where="post",
+                color=color,
+                linestyle="--",
+                label=f"{run.label}: client connections to PgBouncer",
+            )
+    ax.set(xlabel="time since the run began (s)", ylabel="connections", title=title)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="center right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_direct_vs_pgbouncer(direct, pooled) -> Figure:
+    """Two ``scale_out.LoadRun`` side by side: server connections, throughput, p95."""
+    figures = {
+        "server connections (peak)": (
+            [direct.peak_server_connections, pooled.peak_server_connections],
+            "%d",
+        ),
+        "throughput (req/s)": ([direct.throughput_rps, pooled.throughput_rps], "%.1f"),
+        "p95 latency (ms)": ([direct.p95_ms, pooled.p95_ms], "%.0f"),
+    }
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
+    for ax, (ylabel, (values, fmt)) in zip(axes, figures.items(), strict=True):
+        ax.bar([direct.label, pooled.label], values, color=["tab:blue", "tab:orange"])
+        ax.bar_label(ax.containers[0], fmt=fmt)
+        ax.set(ylabel=ylabel)
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle("The same offered load, without and with PgBouncer")
+    fig.tight_layout()
+    return fig
+
+
+def plot_queue_predictions(points) -> Figure:
+    """Mean wait for a server connection against utilisation: models (lines), runs (dots).
+
+    ``points`` are ``scale_out.QueuePoint`` objects from runs at the same pool size
+    and hold time.
+    """
+    from labkit.labs.queueing import mgc_wait, mmc_wait
+
+    first = points[0]
+    servers, hold_s = first.mmc.servers, first.mmc.service_time_s
+    rhos = [i / 100 for i in range(5, 96)]
+    rates = [rho * servers / hold_s for rho in rhos]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(
+        rhos,
+        [1000 * mmc_wait(r, hold_s, servers).mean_wait_s for r in rates],
+        color="tab:blue",
+        label="Erlang C (M/M/c): exponential hold times",
+    )
+    ax.plot(
+        rhos,
+        [1000 * mgc_wait(r, hold_s, servers, 0.0).mean_wait_s for r in rates],
+        color="tab:blue",
+        linestyle="--",
+        label="M/D/c (fixed hold time), Allen–Cunneen",
+    )
+    ax.plot(
+        [p.utilisation for p in points],
+        [p.measured_wait_ms for p in points],
+        "o",
+        color="tab:red",
+        markersize=8,
+        label="measured by PgBouncer (SHOW STATS)",
+    )
+    top = max(p.measured_wait_ms for p in points)
+    ax.set_ylim(0, max(top * 1.3, 1000 * mmc_wait(rates[-6], hold_s, servers).mean_wait_s))
+    ax.set(
+        xlabel="utilisation ρ = λ·S / c",
+        ylabel="mean wait per request (ms)",
+        title=f"Waiting for one of {servers} server connections, {hold_s * 1000:.0f} ms each",
+    )
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()

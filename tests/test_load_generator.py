@@ -110,3 +110,61 @@ def test_run_load_async_works_from_a_running_loop(start_app):
         return await run_load_async(app, requests=5, concurrency=2, progress=False)
 
     assert len(asyncio.run(inside_a_loop()).records) == 5
+
+
+# ----------------------------------------------------------------------------- open loop
+def test_open_loop_sends_poisson_arrivals_at_the_rate_asked(start_app):
+    app = start_app(maxsize=4)
+    result = run_load(app, "/lab/ping-db", rate=200, requests=300, seed=3, progress=False)
+    assert len(result.records) == 300 and result.rate == 200
+    assert result.summary.statuses == {200: 300}
+    starts = [r.start_s for r in result.records]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    mean_gap = sum(gaps) / len(gaps)
+    assert mean_gap == pytest.approx(1 / 200, rel=0.25)
+    # Exponential gaps have a coefficient of variation near 1; evenly spaced ones near 0.
+    spread = (sum((g - mean_gap) ** 2 for g in gaps) / len(gaps)) ** 0.5 / mean_gap
+    assert 0.7 < spread < 1.4, spread
+
+
+def test_open_loop_does_not_wait_for_answers_before_sending_more(start_app):
+    app = start_app(minsize=1, maxsize=10)
+    result = run_load(
+        app, "/lab/hold", params={"ms": 400}, rate=25, requests=10, seed=1, progress=False
+    )
+    assert result.summary.statuses == {200: 10}
+    # A closed loop of one client would have one request in flight at a time.
+    assert result.concurrency >= 3, result.concurrency
+    overlapping = sum(
+        a.start_s + a.latency_s > b.start_s for a, b in itertools.pairwise(result.records)
+    )
+    assert overlapping >= 3
+
+
+def test_open_loop_bounds_the_requests_in_flight_and_counts_the_rest(start_app):
+    app = start_app(maxsize=2)
+    result = run_load(
+        app,
+        "/lab/hold",
+        params={"ms": 300},
+        rate=200,
+        requests=20,
+        max_in_flight=2,
+        seed=5,
+        progress=False,
+    )
+    assert len(result.records) == 20
+    assert result.concurrency == 2
+    overload = result.summary.errors.get("overload", 0)
+    assert overload > 0 and result.summary.statuses.get(200, 0) == 20 - overload
+
+
+def test_open_loop_arguments_say_what_to_do():
+    with pytest.raises(ValueError, match="drop concurrency"):
+        run_load("http://127.0.0.1:1", requests=1, rate=10, concurrency=2)
+    with pytest.raises(ValueError, match="rate must be a positive"):
+        run_load("http://127.0.0.1:1", requests=1, rate=0)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        run_load("http://127.0.0.1:1", requests=1, rate=10, max_in_flight=0)
+    with pytest.raises(ValueError, match="single target"):
+        run_load(["http://127.0.0.1:1", "http://127.0.0.1:2"], requests=1, sample_hz=10)

@@ -66,10 +66,22 @@ def check_conclusions(path: Path, nb: nbformat.NotebookNode, since: str) -> int:
     return checked
 
 
+def assert_nothing_left_behind(database) -> None:
+    """No worker process, no PgBouncer and no worker session outlives a notebook's kernel."""
+    from labkit.labs.scale_out import leftovers
+
+    assert leftovers(database.dsn) == {
+        "worker processes": 0,
+        "pgbouncer processes": 0,
+        "worker sessions": 0,
+    }
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_without_error(path, database, monkeypatch):
     since = datetime.now(timezone.utc).isoformat(timespec="seconds")
     nb = execute_notebook(path, monkeypatch)
+    assert_nothing_left_behind(database)
     checked = check_conclusions(path, nb, since)
     if "conclusions." in path.read_text(encoding="utf-8"):
         assert checked > 0, "the notebook prints conclusions but none was recorded"

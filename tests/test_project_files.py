@@ -95,6 +95,17 @@ def test_environment_yml_pip_list_agrees_with_pyproject():
     assert major_minor >= (3, 10)
 
 
+def test_every_way_to_run_the_kit_installs_pgbouncer(compose):
+    """Notebook 06 starts a real PgBouncer: CI, conda/Binder and Docker users all get one."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "pgbouncer" in env["dependencies"]
+    apt = (ROOT / "apt.txt").read_text().split("\n")
+    assert "pgbouncer" in [line.strip() for line in apt if not line.startswith("#")]
+    assert "install -y -qq --no-install-recommends pgbouncer" in (ROOT / ".ci" / "run").read_text()
+    image = compose["services"]["pgbouncer"]["image"]
+    assert re.fullmatch(r"edoburu/pgbouncer:v\d+\.\d+\.\d+-p\d+", image), "pin the image"
+
+
 def test_pyproject_names_the_required_dependencies():
     names = {requirement_name(r) for r in pyproject()["project"]["dependencies"]}
     required = {

@@ -141,21 +141,37 @@ class AcquireTimeoutPool(asyncpg.Pool):
             log.debug("connection lost while being returned to the pool: %r", exc)
 
 
+async def _no_reset_query(connection: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing (asyncpg still rolls back an open transaction)."""
+
+
 class LabAsyncpgClient(AsyncpgDBClient):
-    """Tortoise's asyncpg client, with an acquire timeout and a public ``pool``."""
+    """Tortoise's asyncpg client, with an acquire timeout and a public ``pool``.
+
+    ``reset_on_release=False`` skips asyncpg's reset query on release: behind PgBouncer
+    in transaction mode it is one more trip through PgBouncer's queue, and resets
+    whatever server connection it lands on, not the client's own session.
+    """
 
     def __init__(
-        self, acquire_timeout: float | None = None, address_file: str | None = None, **kwargs: Any
+        self,
+        acquire_timeout: float | None = None,
+        address_file: str | None = None,
+        reset_on_release: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.acquire_timeout = acquire_timeout
         self.address_file = Path(address_file) if address_file else None
+        self.reset_on_release = reset_on_release
         self._connect_kwargs: dict[str, Any] = {}
         self._moved_to: int | None = None
 
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         # What a connection needs (host, user, server_settings...), without the pool's own knobs.
         self._connect_kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_ONLY}
+        if not self.reset_on_release:
+            kwargs["reset"] = _no_reset_query
         return await AcquireTimeoutPool(
             None, acquire_timeout=self.acquire_timeout, connect=self.connect, **kwargs
         )

@@ -51,6 +51,10 @@ def tortoise_config(settings: AppSettings) -> dict:
         "server_settings": dict(settings.server_settings),
         "address_file": settings.address_file,
     }
+    if settings.statement_cache_size is not None:
+        credentials["statement_cache_size"] = settings.statement_cache_size
+    if not settings.reset_on_release:
+        credentials["reset_on_release"] = False
     if "sslmode" in query:
         credentials["ssl"] = query["sslmode"]
     return {
@@ -133,3 +137,14 @@ def create_app(settings: AppSettings) -> FastAPI:
         app.state.metrics = AppMetrics(app, settings)
         app.include_router(observability.router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for a worker process, configured by ``LABKIT_APP_*`` environment variables.
+
+    uvicorn calls it in each process it starts:
+
+        LABKIT_APP_DATABASE_URL=postgresql://... LABKIT_APP_MAXSIZE=10 \\
+            uvicorn labkit.app.main:create_app_from_env --factory --port 8001
+    """
+    return create_app(AppSettings())

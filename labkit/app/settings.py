@@ -44,6 +44,20 @@ class AppSettings(BaseSettings):
         description="the embedded server's state file: each new connection reads the "
         "server's current port and password from it (None: the URL is fixed)",
     )
+    statement_cache_size: int | None = Field(
+        None,
+        ge=0,
+        description="asyncpg's prepared-statement cache per connection (None: asyncpg's "
+        "default, 100); 0 behind PgBouncer in transaction mode, which cannot keep a "
+        "statement prepared on one server connection for the next transaction",
+    )
+    reset_on_release: bool = Field(
+        True,
+        description="run asyncpg's reset query (advisory unlocks, CLOSE ALL, UNLISTEN *, "
+        "RESET ALL) whenever a connection goes back to the pool; off behind PgBouncer in "
+        "transaction mode, where a client has no session of its own to reset (asyncpg still "
+        "rolls back a transaction left open)",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "

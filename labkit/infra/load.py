@@ -6,15 +6,29 @@
 >>> len(result.records)  # exact: 200 sent, 200 records; doctest: +SKIP
 200
 
-Each of ``concurrency`` workers keeps one keep-alive connection and sends its
-next request as soon as the previous one answers (a closed-loop load). With
-``sample_hz`` set, /pool-status is sampled during the run (``result.samples``).
+Two shapes of load:
+
+- **closed loop** (the default): each of ``concurrency`` clients keeps one keep-alive
+  connection and sends its next request as soon as the previous one answers. The
+  offered load adapts to the system: a slow server gets fewer requests.
+- **open loop** (``rate=`` requests per second): requests arrive at random, as a
+  Poisson process (exponential gaps between arrivals), whatever the server does,
+  each in its own task. This is the arrival process of queueing models such as
+  Erlang C, and of independent users on the internet.
+
+>>> run_load(app, "/lab/hold", params={"ms": 50}, rate=40, duration=3)  # doctest: +SKIP
+
+``target`` may be a list of apps or URLs (several worker processes): closed-loop
+client i, or open-loop request i, goes to ``target[i % len(target)]``, as a
+round-robin load balancer would send them. With ``sample_hz`` set, /pool-status of
+a single target is sampled during the run (``result.samples``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import statistics
 import time
 from collections import Counter
@@ -80,13 +94,19 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class LoadResult:
-    """Everything one run measured."""
+    """Everything one run measured.
+
+    ``concurrency`` is the number of clients of a closed loop; for an open loop
+    (``rate`` set, in requests per second) it is the most requests that were in
+    flight at once.
+    """
 
     path: str | list[str]
     concurrency: int
     duration_s: float
     records: list[RequestRecord]
     samples: list[PoolSample] = field(default_factory=list)
+    rate: float | None = None  # open loop: the arrival rate asked for (req/s)
 
     @property
     def summary(self) -> LoadSummary:
@@ -113,9 +133,15 @@ class LoadResult:
         return [s for s in self.samples if first <= s.t_s <= last]
 
 
+class _Overload(Exception):
+    """An open-loop arrival found ``max_in_flight`` requests still open, and was not sent."""
+
+
 def _error_kind(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "timeout"
+    if isinstance(exc, _Overload):
+        return "overload"
     if isinstance(exc, HTTPProtocolError):
         return "protocol"
     if isinstance(exc, (ConnectionError, OSError, asyncio.IncompleteReadError)):
@@ -146,6 +172,45 @@ class _Progress:
             self.bar.close()
 
 
+def _check_arguments(
+    requests: int | None,
+    duration: float | None,
+    concurrency: int | None,
+    rate: float | None,
+    max_in_flight: int,
+) -> None:
+    if (requests is None) == (duration is None):
+        raise ValueError("give exactly one of requests=N or duration=seconds")
+    if requests is not None and requests < 1:
+        raise ValueError(f"requests must be at least 1, got {requests}")
+    if duration is not None and duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration}")
+    if concurrency is not None and concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if rate is not None:
+        if rate <= 0:
+            raise ValueError(f"rate must be a positive number of requests per second, got {rate}")
+        if concurrency is not None:
+            raise ValueError(
+                "an open loop (rate=...) has no fixed number of clients: drop concurrency, "
+                "or drop rate for a closed loop of concurrency clients"
+            )
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+
+
+async def _send(
+    conn: KeepAliveConnection, path: str, params: dict | None, timeout: float
+) -> tuple[int | None, str | None, str | None]:
+    """One GET: (status, error, retry_after). Failures are returned, not raised."""
+    try:
+        response = await asyncio.wait_for(conn.get(path, params), timeout)
+    except Exception as exc:  # recorded, not raised: a load test counts failures
+        return None, _error_kind(exc), None
+    status = response.status
+    return status, (None if status < 400 else f"http {status}"), response.headers.get("retry-after")
+
+
 async def run_load_async(
     target,
     path: str | list[str] = "/lab/ping-db",
@@ -153,7 +218,10 @@ async def run_load_async(
     params: dict | None = None,
     requests: int | None = None,
     duration: float | None = None,
-    concurrency: int = 10,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    seed: int | None = None,
+    max_in_flight: int = 1000,
     timeout: float = 30.0,
     sample_hz: float | None = None,
     progress: bool = True,
@@ -169,22 +237,29 @@ async def run_load_async(
     to cancelling the task: before Python 3.12 ``asyncio.wait_for`` can swallow a
     cancellation that arrives as its request completes, and the loop would go on.)
     """
-    if (requests is None) == (duration is None):
-        raise ValueError("give exactly one of requests=N or duration=seconds")
-    if requests is not None and requests < 1:
-        raise ValueError(f"requests must be at least 1, got {requests}")
-    if duration is not None and duration <= 0:
-        raise ValueError(f"duration must be positive, got {duration}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-
-    url = base_url(target)
+    _check_arguments(requests, duration, concurrency, rate, max_in_flight)
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
+    if not targets:
+        raise ValueError("give at least one target: an app or its URL")
+    if sample_hz and len(targets) > 1:
+        raise ValueError("sample_hz samples one app's /pool-status: give a single target")
+    urls = [base_url(t) for t in targets]
     paths = [path] if isinstance(path, str) else list(path)
     records = [] if records is None else records
     samples = [] if samples is None else samples
-    numbers = itertools.count()  # shared by all workers: request i goes to paths[i % len]
     started = time.perf_counter()
     deadline = started + duration if duration is not None else None
+
+    def record(i: int, begin: float, outcome: tuple[int | None, str | None, str | None]) -> None:
+        status, error, retry_after = outcome
+        end = time.perf_counter()
+        records.append(
+            RequestRecord(
+                paths[i % len(paths)], begin - started, end - begin, status, error, retry_after
+            )
+        )
+
+    numbers = itertools.count()  # shared by all clients: request i goes to paths[i % len]
 
     def next_request() -> int | None:
         if stop is not None and stop.is_set():
@@ -194,28 +269,55 @@ async def run_load_async(
             return i if i < requests else None
         return i if time.perf_counter() < deadline else None
 
-    async def worker() -> None:
-        conn = KeepAliveConnection(url)
+    async def closed_loop_client(k: int) -> None:
+        conn = KeepAliveConnection(urls[k % len(urls)])
         try:
             while (i := next_request()) is not None:
-                target_path = paths[i % len(paths)]
                 begin = time.perf_counter()
-                status, error, retry_after = None, None, None
-                try:
-                    response = await asyncio.wait_for(conn.get(target_path, params), timeout)
-                    status = response.status
-                    error = None if status < 400 else f"http {status}"
-                    retry_after = response.headers.get("retry-after")
-                except Exception as exc:  # recorded, not raised: a load test counts failures
-                    error = _error_kind(exc)
-                end = time.perf_counter()
-                records.append(
-                    RequestRecord(
-                        target_path, begin - started, end - begin, status, error, retry_after
-                    )
-                )
+                record(i, begin, await _send(conn, paths[i % len(paths)], params, timeout))
         finally:
             await conn.close()
+
+    peak_in_flight = 0
+
+    async def open_loop() -> None:
+        nonlocal peak_in_flight
+        arrivals = random.Random(seed)
+        idle: dict[str, list[KeepAliveConnection]] = {url: [] for url in urls}
+        in_flight: set[asyncio.Task] = set()
+
+        async def one_request(i: int) -> None:
+            url = urls[i % len(urls)]
+            # Reuse an idle keep-alive connection to that worker, or open another one.
+            conn = idle[url].pop() if idle[url] else KeepAliveConnection(url)
+            begin = time.perf_counter()
+            outcome = await _send(conn, paths[i % len(paths)], params, timeout)
+            record(i, begin, outcome)
+            idle[url].append(conn)  # a failed request closed it; get() reconnects
+
+        next_at = started
+        try:
+            for i in itertools.count():
+                next_at += arrivals.expovariate(rate)  # exponential gaps: Poisson arrivals
+                if requests is not None and i >= requests:
+                    break
+                if deadline is not None and next_at >= deadline:
+                    break
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                if len(in_flight) >= max_in_flight:
+                    record(i, time.perf_counter(), (None, _error_kind(_Overload()), None))
+                    continue
+                task = asyncio.create_task(one_request(i))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                peak_in_flight = max(peak_in_flight, len(in_flight))
+            await asyncio.gather(*in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            for conns in idle.values():
+                for conn in conns:
+                    await conn.close()
 
     progress_bar = _Progress(
         progress,
@@ -228,28 +330,38 @@ async def run_load_async(
             progress_bar.update(time.perf_counter() - started, len(records))
             await asyncio.sleep(0.25)
 
+    async def generate() -> None:
+        if rate is not None:
+            await open_loop()
+        else:
+            await asyncio.gather(*(closed_loop_client(k) for k in range(concurrency or 10)))
+
     reporter = asyncio.create_task(report_progress())
     try:
         if sample_hz:
-            async with PoolSampler(url, sample_hz, started_at=started, samples=samples):
-                await asyncio.gather(*(worker() for _ in range(concurrency)))
+            async with PoolSampler(urls[0], sample_hz, started_at=started, samples=samples):
+                await generate()
         else:
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await generate()
     finally:
         reporter.cancel()
         progress_bar.close()
     elapsed = time.perf_counter() - started
     records.sort(key=lambda r: r.start_s)
-    return LoadResult(path, concurrency, elapsed, records, samples)
+    clients = peak_in_flight if rate is not None else (concurrency or 10)
+    return LoadResult(path, clients, elapsed, records, samples, rate)
 
 
 def run_load(target, path: str | list[str] = "/lab/ping-db", **options) -> LoadResult:
-    """Send load to ``target`` (a running app or its URL) and wait for the result.
+    """Send load to ``target`` (a running app, its URL, or a list of them) and wait.
 
     ``path`` may be a list: request number i goes to ``path[i % len(path)]``.
 
-    Options: ``params``, ``requests`` or ``duration`` (exactly one), ``concurrency``,
-    ``timeout`` (per request, s), ``sample_hz`` (pool samples per second, or None),
-    ``progress``. See :func:`run_load_async`.
+    Options: ``params``, ``requests`` or ``duration`` (exactly one), then either
+    ``concurrency`` (closed loop, default 10 clients) or ``rate`` (open loop: Poisson
+    arrivals per second; ``seed`` makes them repeatable, ``max_in_flight`` bounds the
+    requests open at once, and an arrival beyond it is recorded as "overload"
+    unsent); ``timeout`` (per request, s), ``sample_hz`` (pool samples per second, or
+    None), ``progress``. See :func:`run_load_async`.
     """
     return run_blocking(run_load_async(target, path, **options))

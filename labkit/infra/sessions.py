@@ -54,6 +54,18 @@ async def fetch_sessions(dsn: str, application_name: str) -> list[Session]:
     ]
 
 
+async def count_sessions(dsn: str, application_names: list[str]) -> int:
+    """How many sessions carry one of ``application_names`` (read on a connection of our own)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY($1::text[])",
+            list(application_names),
+        )
+    finally:
+        await conn.close()
+
+
 def _seconds(value) -> float | None:
     return None if value is None else round(float(value), 3)
 

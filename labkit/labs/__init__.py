@@ -12,7 +12,9 @@ quizzes.
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
 - :mod:`.staleness`: notebook 03, the article's polling loop against scrape-time reads;
 - :mod:`.exhaustion`, :mod:`.outage`, :mod:`.leaks`, :mod:`.client_limits`,
-  :mod:`.keepalive`: notebook 04, the ways a pool fails (and the database under it).
+  :mod:`.keepalive`: notebook 04, the ways a pool fails (and the database under it);
+- :mod:`.scale_out`, :mod:`.pooler_modes`, :mod:`.queueing`: notebook 06, many worker
+  processes, PgBouncer in front of PostgreSQL, and the queueing model of its pool.
 """
 
 __all__ = [
@@ -23,7 +25,10 @@ __all__ = [
     "keepalive",
     "leaks",
     "outage",
+    "pooler_modes",
     "principles",
+    "queueing",
+    "scale_out",
     "staleness",
     "startup",
     "tuning",
