@@ -7,6 +7,7 @@ Each lab is a plain function (the widgets in :mod:`labkit.widgets` call the same
 ones), measures the learner's own app live, and records its key figures for the
 quizzes.
 
+- :mod:`.start_here`: notebook 00, connections borrowed and given back;
 - :mod:`.principles`: notebook 01, why pool (connect cost, pooled vs unpooled, minsize,
   maxsize, idle lifetime);
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
@@ -22,5 +23,6 @@ __all__ = [
     "leaks",
     "principles",
     "staleness",
+    "start_here",
     "tuning",
 ]
