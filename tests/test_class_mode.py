@@ -314,3 +314,62 @@ def test_grade_command_in_class_mode(release, rekeyed, tmp_path, capsys):
     [row] = json.loads(out.read_text())
     assert row["points"] == {"04-q1": 1.0} and row["max_score"] == 7.0
     assert "04-q1" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- private banks
+EXAMPLE = ROOT / "docs" / "examples" / "private-banks"
+
+
+def test_the_example_private_bank_is_valid_answerless_and_not_the_public_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_BANKS", str(EXAMPLE))
+    bank = banks.load_bank(EXAMPLE / "00_start_here.yaml")
+    assert bank["mode"] == "class" and quiz.mode("00") == "class"
+    text = (EXAMPLE / "00_start_here.yaml").read_text(encoding="utf-8")
+    assert not HEX64.search(text) and "answer:" not in text
+    public = {
+        q["id"] for q in banks.load_bank(ROOT / "quizzes" / "00_start_here.yaml")["questions"]
+    }
+    assert not public & {q["id"] for q in bank["questions"]}
+    assert "measured" in {q["type"] for q in bank["questions"]}
+    # the instructor writes the key from the template, outside the repository, and grades
+    out = tmp_path / "key.yaml"
+    assert main(["quiz", "key-template", "--banks", str(EXAMPLE), "--out", str(out)]) == 0
+    template = yaml.safe_load(out.read_text())
+    assert sorted(template) == sorted(q["id"] for q in bank["questions"] if q["type"] != "measured")
+    filled = {qid: {"answer": "B" if qid != "00-p2" else 750} for qid in template}
+    filled["00-p3"] = {"answer": "A,B"}
+    out.write_text(yaml.safe_dump(filled))
+    key = load_key(out)
+    item = banks.question("00-p1")
+    made = records.record(item, [attempt(item, "B", "2026-01-01T10:00:00")], "class")
+    [row] = grade_all(
+        [notebook_with(tmp_path / "ada.ipynb", [made], "ada")], GradingOptions(key=key)
+    )
+    assert row.points == {"00-p1": 1.0} and row.max_score == 6.0
+
+
+# ----------------------------------------------------------------------------- documentation
+def test_readme_says_which_mode_is_in_force_and_the_guide_has_the_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quizzes: self-check, or graded in class", 1)[1].split("\n## ")[0]
+    assert "Self-check is the mode in force" in section
+    assert "docs/instructor-grading.md" in section
+    guide = (ROOT / "docs" / "instructor-grading.md").read_text(encoding="utf-8")
+    for command in (
+        "labkit quiz key-template",
+        "labkit nbgrader generate",
+        "nbgrader generate_assignment",
+        "nbgrader autograde",
+        "nbgrader export",
+        "labkit grade submitted --key",
+        "--execute",
+    ):
+        assert command in guide, command
+    assert "Anything in the public repository is public" in guide
+
+
+def test_a_course_folder_inside_the_repository_is_refused(rekeyed):
+    notebook = str(ROOT / "notebooks" / "00_start_here.ipynb")
+    args = ["nbgrader", "generate", notebook, "--key", str(rekeyed.key_path)]
+    assert main([*args, "--course", str(ROOT / "course")]) == 2
+    assert not (ROOT / "course").exists()
