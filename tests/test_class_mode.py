@@ -77,7 +77,7 @@ def test_a_key_is_checked_against_the_banks(rekeyed, tmp_path):
         ("00-q1: {answer: Z}", "one letter"),
         ("09-q1: {answer: A}", "no question bank"),
         ("00-q4: {answer: 3}", "measured question"),
-        ("00-q1: C", "needs an answer"),
+        ("00-q1: Z", "needs an answer"),
         ("- just a list", "must map question ids"),
     ]:
         bad.write_text(text)
@@ -181,8 +181,8 @@ def test_the_submit_cell_rewrites_its_own_dict_for_a_grader_that_re_runs_it():
         'my_answers = {"04-q1": None, "04-q3": None}  # e.g. "B"\n'
         "results = quiz.submit(my_answers)\n"
     )
-    new = cell_source.with_answers(source, {"04-q1": "C", "04-q3": 6.0, "99-q9": "A"})
-    assert new.splitlines()[0] == 'my_answers = {"04-q1": "C", "04-q3": 6.0}  # e.g. "B"'
+    new = cell_source.with_answers(source, {"04-q1": "D", "04-q3": 17.0, "99-q9": "A"})
+    assert new.splitlines()[0] == 'my_answers = {"04-q1": "D", "04-q3": 17.0}  # e.g. "B"'
     assert new.splitlines()[1] == "results = quiz.submit(my_answers)"
     assert cell_source.with_answers("answers = make()\n", {"04-q1": "C"}) is None
 

@@ -7,14 +7,13 @@ never copied into the learners' banks, notebooks or environment.
 The file maps question ids to answers; measured questions have no entry (they are
 graded against the learner's own figures, verified by the grader's re-run)::
 
-    00-q1: {answer: C}
-    00-q3: {answer: "A,C"}
-    01-q3: {answer: 2}
-    02-q2: {answer: 10, tolerance: 0.5}
+    00-p1: {answer: D}                    # one letter (made-up answers: yours go here)
+    00-p3: {answer: "A,C"}                # letters
+    00-p2: {answer: 900, tolerance: 50}   # a number, and how far from it is still right
 
 >>> key = load_key(Path("~/course/key.yaml"))   # doctest: +SKIP
->>> key.entry("00-q1")                           # doctest: +SKIP
-{'answer': 'C'}
+>>> key.entry("00-p1")                           # doctest: +SKIP
+{'answer': 'D'}
 """
 
 from __future__ import annotations
@@ -82,7 +81,7 @@ def load_key(path: Path) -> AnswerKey:
         raise AnswerKeyError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not data:
         raise AnswerKeyError(
-            f"{path} must map question ids to answers, e.g. `00-q1: {{answer: C}}`"
+            f"{path} must map question ids to answers, e.g. `00-p1: {{answer: D}}`"
         )
     entries: dict[str, dict] = {}
     for qid, spec in data.items():
