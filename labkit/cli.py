@@ -179,6 +179,12 @@ def _nbgrader_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_release_in_force() -> bool:
+    from labkit.grading.banks import bank_files, load_bank
+
+    return any(load_bank(path).get("mode") == "class" for path in bank_files().values())
+
+
 def _grade(args: argparse.Namespace) -> int:
     from labkit.grading.gradebook import GradingOptions, grade_all, write_csv, write_json
     from labkit.grading.key import load_key
@@ -190,6 +196,13 @@ def _grade(args: argparse.Namespace) -> int:
     )
 
     _use_banks(args)
+    if not args.key and _class_release_in_force():
+        print(
+            "labkit: the banks in force are a class release, with no answers to grade "
+            "against: pass your key with --key FILE",
+            file=sys.stderr,
+        )
+        return 2
     options = GradingOptions(
         key=load_key(Path(args.key)) if args.key else None,
         attempts=args.attempts,

@@ -90,9 +90,12 @@ def test_the_key_template_lists_every_question_with_no_answer(rekeyed, tmp_path)
     out.parent.mkdir()
     assert main(["quiz", "key-template", "--out", str(out), "--notebook", "04"]) == 0
     template = yaml.safe_load(out.read_text())
-    assert sorted(template) == sorted(rekeyed.questions("04", "single"))[:0] + sorted(
-        q for q in rekeyed.questions("04") if rekeyed.items[q]["type"] != "measured"
-    )
+    graded_by_key = [
+        q
+        for q in rekeyed.questions("04")
+        if rekeyed.items[q]["type"] in ("single", "multiple", "numeric")
+    ]
+    assert sorted(template) == sorted(graded_by_key)
     assert all(spec["answer"] is None for spec in template.values())
     assert "OUTSIDE" in key_template(["04"])
 
@@ -282,6 +285,38 @@ def test_malformed_and_unreadable_submissions_get_one_error_row_each(rekeyed, tm
     assert "not a readable notebook" in rows["dee"].error
 
 
+def test_an_exercise_is_self_reported_unless_a_re_run_verifies_it(rekeyed, tmp_path):
+    item = banks.question("04-e1")
+    passed = Attempt(True, "2026-01-01T10:00:00", True, "exercise")
+    made = records.record(item, [passed], "class", expected=1.0)
+    path = notebook_with(tmp_path / "ada.ipynb", [made], "ada")
+    [row] = grade_all([path], GradingOptions(key=load_key(rekeyed.key_path)))
+    assert row.points == {"04-e1": 0.0} and row.self_reported == {"04-e1": 2.0}
+
+
+def test_the_nbgrader_source_grades_answers_measured_questions_and_exercises(rekeyed):
+    from labkit.grading.assignment import source_notebook
+
+    nb = source_notebook(ROOT / "notebooks" / "04_error_handling.ipynb", load_key(rekeyed.key_path))
+    graded = {
+        c.metadata["nbgrader"]["grade_id"]: i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+    assert sorted(graded) == sorted(rekeyed.questions("04"))
+    exercise_cell = nb.cells[graded["04-e1"] - 1]
+    assert "exercises.grade_leak_fix" in exercise_cell.source
+    assert "nbgrader" not in exercise_cell.metadata  # the learner's fix is theirs to edit
+    submit = next(c for c in nb.cells if "quiz.submit(my_answers)" in c.source)
+    assert '"04-e1"' not in submit.source and '"04-q4": None' in submit.source
+    for qid in rekeyed.questions("04", "single"):
+        test = nb.cells[graded[qid]].source
+        assert "BEGIN HIDDEN TESTS" in test
+        assert json.dumps(rekeyed.answers[qid]) in test  # the key, in the hidden test only
+    locked = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")]
+    assert any("exhaustion" in c.source for c in locked)  # the labs run as written
+
+
 # ----------------------------------------------------------------------------- summary
 def test_the_summary_shows_what_the_class_misunderstood(rekeyed, tmp_path):
     item = banks.question("04-q1")
@@ -312,8 +347,11 @@ def test_grade_command_in_class_mode(release, rekeyed, tmp_path, capsys):
     code = main([*args, "--out", str(tmp_path / "grades.csv"), "--json", str(out)])
     assert code == 0
     [row] = json.loads(out.read_text())
-    assert row["points"] == {"04-q1": 1.0} and row["max_score"] == 7.0
+    assert row["points"] == {"04-q1": 1.0}
+    assert row["max_score"] == sum(rekeyed.items[q]["points"] for q in rekeyed.questions("04"))
     assert "04-q1" in capsys.readouterr().out
+    assert main(["grade", str(folder), "--banks", str(release)]) == 2  # no key: nothing to grade
+    assert "--key" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- private banks

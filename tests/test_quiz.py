@@ -167,7 +167,12 @@ def test_every_notebook_ends_with_its_self_check_quiz():
         assert "## Quiz (self-check)" in source and "not a grade" in source, nb_path.name
         bank = banks.load_bank(next(p for p in BANKS if p.name.startswith(number)))
         for item in bank["questions"]:  # every question has its place in my_answers
-            assert f'"{item["id"]}": None' in source, (nb_path.name, item["id"])
+            if item["type"] == "exercise":  # ...but an exercise, passed in its own cell
+                call = "exercises.grade_" + item["source"]["experiment"].split(".")[1]
+                assert call in source, (nb_path.name, item["id"])
+                assert f'"{item["id"]}"' not in source
+            else:
+                assert f'"{item["id"]}": None' in source, (nb_path.name, item["id"])
 
 
 def test_a_broken_bank_is_refused_with_the_reason(tmp_path):
@@ -193,7 +198,7 @@ def test_public_self_check_banks_are_consistent_and_anyone_can_recover_them():
     one value per numeric one.
     """
     for item in public_items():
-        if item["type"] == "measured":
+        if item["type"] in ("measured", "exercise"):
             assert "answer" not in item
             continue
         found = recover(item)
@@ -223,7 +228,7 @@ def test_no_answer_key_or_plain_answer_anywhere_in_the_repository():
         if path.suffix in {".py", ".md", ".yaml", ".yml", ".ipynb", ".json", ".txt", ".toml"}:
             texts[name] = path.read_text(encoding="utf-8", errors="replace")
     for item in public_items():
-        if item["type"] == "measured":
+        if item["type"] in ("measured", "exercise"):
             continue
         found = recover(item)
         plain = ",".join(found) if item["type"] != "numeric" else f"{found[0]:g}"
@@ -338,7 +343,8 @@ def test_gradebook_grades_the_class_and_reports_a_malformed_notebook(tmp_path, r
     (folder / "cy.ipynb").write_text("{ this is not a notebook")
     rows = {row.student_id: row for row in grade_all([folder])}
     assert rows["ada"].raw_score == 5 and rows["ada"].error == ""  # 1 + 1 + 1 + 2
-    assert rows["ada"].max_score == 7  # 04-q4 (measured, 2 points) was not answered
+    # the maximum counts every question of the bank, answered or not
+    assert rows["ada"].max_score == sum(rekeyed.items[q]["points"] for q in rekeyed.questions("04"))
     assert rows["bo"].points == {"04-q1": 0, "04-q2": 1, "04-q5": 2}
     assert "not a readable notebook" in rows["cy"].error
     out = tmp_path / "grades.csv"
@@ -413,7 +419,9 @@ async def reference_handler(pool, fail):
 def test_leak_exercise_passes_the_reference_and_fails_the_leak(start_app):
     app = start_app()
     assert not exercises.grade_leak_fix(leaky_handler, app).passed
+    assert not checking.grade(banks.question("04-e1"), None).correct
     assert exercises.grade_leak_fix(reference_handler, app).passed  # the leak was cleaned up
+    assert checking.grade(banks.question("04-e1"), None).correct  # its quiz question, too
 
 
 @pytest.mark.parametrize(

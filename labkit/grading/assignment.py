@@ -11,6 +11,7 @@ writes, in the instructor's course folder (never inside the repository):
   - after the ``my_answers`` cell, one autograded cell per question, whose hidden
     test grades ``my_answers`` against the key (choice and numeric questions) or
     against the figure the grader's re-run just measured (measured questions);
+  - after each live exercise's cell, one autograded cell: did it pass in the re-run?
   - the lab's own code cells are read-only, so autograde runs the experiments as
     written, whatever a submission did to them;
 - ``nbgrader_config.py``: each submission autogrades in a fresh lab, with a time limit.
@@ -26,14 +27,17 @@ from pathlib import Path
 
 import nbformat
 
-from labkit.grading.banks import QuizError, questions
+from labkit.grading.banks import QuizError, is_exercise, question, questions
 from labkit.grading.key import AnswerKey, refuse_inside_repository
 from labkit.grading.release import release_banks
 
 BANKS_FOLDER = "quiz_banks"  # beside the notebook in the assignment, released with it
 _SHOW_QUIZ = re.compile(r'quiz\.show_quiz\("(\d\d)"\)')
 _SUBMIT = "quiz.submit(my_answers)"
-_LEARNER_EDITS = re.compile(r"^\s*my_\w+\s*(,\s*\w+\s*)*=", re.MULTILINE)
+# cells a learner is asked to edit: `my_guess = ...`, `my_a, my_b = ...`, `async def my_handler`
+_LEARNER_EDITS = re.compile(
+    r"^\s*(?:my_\w+\s*(?:,\s*\w+\s*)*=|(?:async\s+)?def\s+my_\w+)", re.MULTILINE
+)
 
 CLASS_QUIZ_TEXT = """## Quiz (graded)
 
@@ -73,6 +77,9 @@ def _hidden_test(item: dict, key: AnswerKey) -> str:
     if item["type"] == "measured":
         check = f'autograde.check_measured("{qid}", {explanation})'
         says = "checked against this notebook's re-run"
+    elif item["type"] == "exercise":
+        check = f'autograde.check_exercise("{qid}", {explanation})'
+        says = "the exercise above, graded by this notebook's re-run"
     else:
         entry = json.dumps(key.entry(qid), ensure_ascii=False)
         check = f'autograde.check_answer("{qid}", {entry}, {explanation})'
@@ -84,6 +91,22 @@ def _hidden_test(item: dict, key: AnswerKey) -> str:
         f"{check}\n"
         "### END HIDDEN TESTS"
     )
+
+
+def _grade_cell(item: dict, key: AnswerKey) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(_hidden_test(item, key))
+    cell.metadata["nbgrader"] = _nbgrader(item["id"], grade=True, points=float(item["points"]))
+    cell.metadata.update(deletable=False, editable=False)
+    return cell
+
+
+def _exercise_cell(nb: nbformat.NotebookNode, item: dict, notebook: Path) -> int:
+    """The index of the cell that runs ``item``'s exercise (exercises.grade_<name>)."""
+    call = "exercises.grade_" + item["source"]["experiment"].split(".", 1)[1]
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and call in cell.source:
+            return i
+    raise QuizError(f"{notebook.name} has no cell calling {call}(...) for {item['id']}")
 
 
 def source_notebook(notebook: Path, key: AnswerKey) -> nbformat.NotebookNode:
@@ -106,7 +129,12 @@ def source_notebook(notebook: Path, key: AnswerKey) -> nbformat.NotebookNode:
             f"after it, a cell with {_SUBMIT}"
         )
     number = _SHOW_QUIZ.search(nb.cells[quiz_at].source).group(1)
-    items = questions(number)
+    items = [item for item in questions(number) if not is_exercise(item)]
+    exercises = {  # the cell that runs each exercise: its grade cell goes right after it
+        item["id"]: _exercise_cell(nb, item, notebook)
+        for item in questions(number)
+        if is_exercise(item)
+    }
 
     cells = []
     for i, cell in enumerate(nb.cells):
@@ -128,14 +156,9 @@ def source_notebook(notebook: Path, key: AnswerKey) -> nbformat.NotebookNode:
         elif cell.cell_type == "code" and not _LEARNER_EDITS.search(cell.source):
             cell.metadata["nbgrader"] = _nbgrader(f"labkit-lab-{i:02d}")
         cells.append(cell)
-        if i == submit_at:
-            for item in items:
-                test = nbformat.v4.new_code_cell(_hidden_test(item, key))
-                test.metadata["nbgrader"] = _nbgrader(
-                    item["id"], grade=True, points=float(item["points"])
-                )
-                test.metadata.update(deletable=False, editable=False)
-                cells.append(test)
+        graded_here = items if i == submit_at else []
+        graded_here += [question(qid) for qid, at in exercises.items() if at == i]
+        cells.extend(_grade_cell(item, key) for item in graded_here)
     nb.cells = cells
     nb.metadata["kernelspec"] = {
         "display_name": "Python 3",

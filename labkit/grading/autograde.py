@@ -37,6 +37,7 @@ from labkit.grading.checking import grade, own_figure
 __all__ = [
     "FreshLabKernelManager",
     "check_answer",
+    "check_exercise",
     "check_measured",
     "execute_in_fresh_lab",
 ]
@@ -162,4 +163,15 @@ def check_measured(qid: str, explanation: dict | None = None, answers: dict | No
         return 0.0
     verdict = "verified" if result.points else "not what this re-run measured"
     print(_explained(qid, f"{verdict}, {result.feedback}", explanation))
+    return result.points
+
+
+def check_exercise(qid: str, explanation: dict | None = None) -> float:
+    """A hidden test: did the exercise pass in this re-run? (its ``passed`` figure)"""
+    try:
+        result = grade(question(qid), None, expected=own_figure(question(qid)), rerun=True)
+    except Exception as exc:  # not run, or it failed: no points, and no traceback
+        print(_explained(qid, f"0 points: {exc}", explanation))
+        return 0.0
+    print(_explained(qid, f"{result.feedback} in this re-run", explanation))
     return result.points

@@ -127,6 +127,11 @@ def questions(notebook: str) -> list[dict]:
     return load_bank(path)["questions"]
 
 
+def is_exercise(item: dict) -> bool:
+    """Is ``item`` a live exercise (passed by doing it, not answered in the quiz)?"""
+    return item["type"] == "exercise"
+
+
 def quiz_mode(notebook: str) -> str:
     """``"class"`` or ``"self-check"``: the mode a notebook's quiz runs in.
 

@@ -11,6 +11,7 @@ release of a bank has no answer material, so the key is the only source).
 *Measured* questions have no stored answer at all: the expected value is the
 learner's own figure, read from the results file that the labs wrote, or the
 figure of the grader's re-run (``rerun=True`` then applies ``rerun_tolerance``).
+An *exercise* is passed by doing it: its figure (``passed``) is the whole answer.
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ def grade(
         whose = "the grader's re-run measured" if rerun else "your measurement says"
         feedback = f"{whose} {expected:.3g}; accepted within ±{allowed:.3g}"
         response = value
+    elif kind == "exercise":
+        if expected is None:
+            expected = own_figure(item)
+        score = points if expected >= 1 else 0
+        feedback = "the exercise passed" if score else "the exercise has not passed yet"
+        response = bool(expected >= 1)
     return QuizResult(
         item["id"],
         response,
@@ -185,7 +192,8 @@ def grade(
 
 
 def own_figure(item: dict) -> float:
-    """A measured question's expected value: the figure this learner's lab recorded."""
+    """A measured question's expected value (or an exercise's ``passed``, as 1.0 or 0.0):
+    the figure this learner's lab recorded."""
     source = item["source"]
     figures = get_result(source["experiment"])
     if figures is None:

@@ -8,8 +8,8 @@ record is re-graded here (a record's own "points" are never trusted): against th
 instructor's key in class mode (``key``), else against the banks' hashes. A record
 whose checksum does not match was edited by hand: the notebook gets an error row.
 
-Measured questions are never silently trusted. Without a re-run they are
-*self-reported*: listed in their own column, not counted in the score. With
+Measured questions and live exercises are never silently trusted. Without a re-run
+they are *self-reported*: listed in their own column, not counted in the score. With
 ``execute=True`` each notebook is re-run in a fresh lab of its own (its own
 embedded database and app, under a time limit), and a measured answer counts when
 it agrees with that run's figure within the question's ``rerun_tolerance``.
@@ -182,7 +182,7 @@ def _grade_question(
     qid = item["id"]
     response, retries = _chosen(answered, options)
     row.responses[qid] = response
-    if item["type"] != "measured":
+    if item["type"] not in ("measured", "exercise"):
         entry = options.key.entry(qid) if options.key is not None else None
         result = grade(item, response, key=entry)
         penalty = retries * options.retry_penalty * result.max_points
@@ -208,8 +208,10 @@ def _grade_question(
 def _rerun_answers(path: Path, row: GradeRow, options: GradingOptions) -> dict | None:
     """Re-run the notebook in a fresh lab and return what its records say (None: no re-run)."""
     if not options.execute:
-        if any(q["type"] == "measured" for q in questions(row.assignment)):
-            row.flags.append("measured answers are self-reported: re-run with --execute to verify")
+        if any(q["type"] in ("measured", "exercise") for q in questions(row.assignment)):
+            row.flags.append(
+                "measured answers and exercises are self-reported: re-run with --execute to verify"
+            )
         return None
     from labkit.grading.autograde import execute_in_fresh_lab
 
@@ -220,10 +222,12 @@ def _rerun_answers(path: Path, row: GradeRow, options: GradingOptions) -> dict |
         row.flags.append(f"re-run failed, measured answers unverified: {exc}"[:300])
         return {}
     saved = collect_answers(nbformat.read(path, as_version=4))
-    differ = sorted(
+    differ = sorted(  # an exercise's outcome may differ between runs; an answer may not
         qid
         for qid, answered in saved.items()
-        if qid in rerun and rerun[qid].attempts[-1]["response"] != answered.attempts[-1]["response"]
+        if qid in rerun
+        and question(qid)["type"] != "exercise"
+        and rerun[qid].attempts[-1]["response"] != answered.attempts[-1]["response"]
     )
     if differ:
         row.flags.append(

@@ -96,10 +96,10 @@ def _checked_entry(path: Path, qid: str, spec: object) -> dict:
         item = question(qid)
     except QuizError as exc:
         raise AnswerKeyError(f"{path}: {exc} (grade with --banks DIR for another folder)") from None
-    if item["type"] == "measured":
+    if item["type"] in ("measured", "exercise"):
         raise AnswerKeyError(
-            f"{path}: {qid} is a measured question: it has no key entry, each learner's "
-            "answer is graded against their own figure, verified by the grader's re-run"
+            f"{path}: {qid} is a {item['type']} question: it has no key entry, it is graded "
+            "against the learner's own run, verified by the grader's re-run"
         )
     unknown = set(spec) - {"answer", "tolerance", "decimals"}
     if unknown:
@@ -113,13 +113,14 @@ def key_template(notebooks: list[str] | None = None) -> str:
     lines = [
         "# The answer key for a class. Keep this file OUTSIDE the Pool Lab repository",
         "# and away from learners. Fill in each answer: a letter (C), letters (A,C)",
-        "# or a number (with an optional tolerance). Measured questions have no entry.",
+        "# or a number (with an optional tolerance). Measured questions and exercises",
+        "# have no entry: the grader's re-run of each notebook grades them.",
     ]
     for notebook, path in bank_files().items():
         if notebooks and notebook not in notebooks:
             continue
         for item in load_bank(path)["questions"]:
-            if item["type"] == "measured":
+            if item["type"] in ("measured", "exercise"):
                 continue
             extra = ", tolerance: 0" if item["type"] == "numeric" else ""
             lines.append(f"{item['id']}: {{answer: null{extra}}}  # {item['type']}")

@@ -6,7 +6,15 @@ records the widgets' answers without the learner typing them again.
 
 from __future__ import annotations
 
-from labkit.grading.banks import QuizError, language, notebook_of, question, questions, quiz_mode
+from labkit.grading.banks import (
+    QuizError,
+    is_exercise,
+    language,
+    notebook_of,
+    question,
+    questions,
+    quiz_mode,
+)
 from labkit.grading.banks import text as bank_text
 
 # What each mode promises, said at the top of the quiz (TEACHING: say which mode is in force).
@@ -75,8 +83,12 @@ def show(qid: str):
 
 
 def show_quiz(notebook: str):
-    """Every question of a notebook's bank as widgets, under a line that says the mode."""
+    """Every question of a notebook's bank as widgets, under a line that says the mode.
+
+    Exercises are left out: they are passed by doing them, in their own cell.
+    """
     import ipywidgets as w
 
     header = w.HTML(banner(notebook))
-    return w.VBox([header, *(show(item["id"]) for item in questions(notebook))])
+    asked = [item for item in questions(notebook) if not is_exercise(item)]
+    return w.VBox([header, *(show(item["id"]) for item in asked)])
