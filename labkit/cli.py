@@ -165,10 +165,12 @@ def _quiz_key_template(args: argparse.Namespace) -> int:
 
 def _nbgrader_generate(args: argparse.Namespace) -> int:
     from labkit.grading.assignment import write_assignment
-    from labkit.grading.key import load_key
+    from labkit.grading.key import load_key, lopsided
 
     _use_banks(args)
     key = load_key(Path(args.key))
+    if warning := lopsided(key):
+        print(f"labkit: note: {warning}", file=sys.stderr)
     for notebook in args.notebooks:
         target = write_assignment(Path(args.course), Path(notebook), key, timeout=args.timeout)
         print(f"wrote {target}")

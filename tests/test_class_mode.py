@@ -17,7 +17,7 @@ import yaml
 from labkit.cli import main
 from labkit.grading import banks, cell_source, checking, quiz, records
 from labkit.grading.gradebook import GradingOptions, grade_all
-from labkit.grading.key import AnswerKeyError, key_template, load_key
+from labkit.grading.key import AnswerKeyError, key_template, load_key, lopsided
 from labkit.grading.release import release_banks
 from labkit.grading.sheet import Attempt
 from labkit.grading.summary import format_summary, plot_scores, summarize, write_summary_csv
@@ -83,6 +83,16 @@ def test_a_key_is_checked_against_the_banks(rekeyed, tmp_path):
         bad.write_text(text)
         with pytest.raises(banks.QuizError, match=says):
             load_key(bad)
+
+
+def test_a_lopsided_key_is_pointed_out(rekeyed, tmp_path):
+    singles = [q for q in rekeyed.items if rekeyed.items[q]["type"] == "single"]
+    same = tmp_path / "same.yaml"
+    same.write_text(yaml.safe_dump({q: {"answer": "B"} for q in singles}))
+    assert "single-choice answers are B" in lopsided(load_key(same))
+    spread = tmp_path / "spread.yaml"
+    spread.write_text(yaml.safe_dump({q: {"answer": "ABCD"[i % 4]} for i, q in enumerate(singles)}))
+    assert lopsided(load_key(spread)) is None
 
 
 def test_the_key_template_lists_every_question_with_no_answer(rekeyed, tmp_path):

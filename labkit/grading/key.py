@@ -127,11 +127,21 @@ def key_template(notebooks: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def letter_spread(key: AnswerKey) -> Counter:
-    """How often each letter is the answer of a single-choice question: a lopsided key
-    (most answers B) teaches learners to guess B."""
-    return Counter(
+def lopsided(key: AnswerKey) -> str | None:
+    """A warning when one letter answers most single-choice questions of ``key``: a key
+    where most answers are B teaches learners to guess B. None when the spread is fair."""
+    letters = Counter(
         str(spec["answer"]).strip().upper()
         for qid, spec in key.entries.items()
         if question(qid)["type"] == "single"
+    )
+    total = sum(letters.values())
+    if total < 4:
+        return None
+    letter, count = letters.most_common(1)[0]
+    if count <= total / 2:
+        return None
+    return (
+        f"{count} of the key's {total} single-choice answers are {letter}: reorder the options "
+        "of some questions so that the right letters are spread out"
     )
