@@ -38,6 +38,7 @@ from labkit.grading.key import AnswerKey
 from labkit.grading.records import RECORD_MIME, record_check
 
 ATTEMPT_POLICIES = ("last", "first", "penalty")
+_RUN_GRADED = ("measured", "exercise")  # graded by what a run measured, not by a key
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,19 @@ def grade_notebook(path: Path, options: GradingOptions | None = None) -> GradeRo
     row = GradeRow(_learner(nb, path), "?", stamp)
     try:
         answers = collect_answers(nb)
+        rerun = _rerun_answers(path, answers, row, options) if options.execute else None
+        for qid, answered in (rerun or {}).items():
+            if qid not in answers:  # in the source, not in the saved outputs: as nbgrader does
+                answers[qid] = answered
+                row.flags.append(f"{qid}: graded from the re-run; the saved notebook had no record")
         if not answers:
             raise _Unusable("no quiz answers recorded (run the quiz cells, then save)")
         row.assignment = notebook_of(next(iter(answers)))
-        rerun = _rerun_answers(path, row, options)
+        unverified = [q for q in questions(row.assignment) if q["type"] in _RUN_GRADED]
+        if rerun is None and unverified:
+            row.flags.append(
+                "measured answers and exercises are self-reported: re-run with --execute to verify"
+            )
         for qid, answered in answers.items():
             _grade_question(row, question(qid), answered, rerun, options)
         row.max_score = sum(float(q["points"]) for q in questions(row.assignment))
@@ -182,7 +192,7 @@ def _grade_question(
     qid = item["id"]
     response, retries = _chosen(answered, options)
     row.responses[qid] = response
-    if item["type"] not in ("measured", "exercise"):
+    if item["type"] not in _RUN_GRADED:
         entry = options.key.entry(qid) if options.key is not None else None
         result = grade(item, response, key=entry)
         penalty = retries * options.retry_penalty * result.max_points
@@ -205,23 +215,17 @@ def _grade_question(
     row.points[qid] = result.points
 
 
-def _rerun_answers(path: Path, row: GradeRow, options: GradingOptions) -> dict | None:
-    """Re-run the notebook in a fresh lab and return what its records say (None: no re-run)."""
-    if not options.execute:
-        if any(q["type"] in ("measured", "exercise") for q in questions(row.assignment)):
-            row.flags.append(
-                "measured answers and exercises are self-reported: re-run with --execute to verify"
-            )
-        return None
+def _rerun_answers(
+    path: Path, saved: dict[str, _Answered], row: GradeRow, options: GradingOptions
+) -> dict[str, _Answered]:
+    """Re-run the notebook in a fresh lab and return what its records say."""
     from labkit.grading.autograde import execute_in_fresh_lab
 
     try:
-        executed = execute_in_fresh_lab(path, timeout=options.timeout)
-        rerun = collect_answers(executed)
+        rerun = collect_answers(execute_in_fresh_lab(path, timeout=options.timeout))
     except Exception as exc:  # a re-run that fails verifies nothing; the row says why
         row.flags.append(f"re-run failed, measured answers unverified: {exc}"[:300])
         return {}
-    saved = collect_answers(nbformat.read(path, as_version=4))
     differ = sorted(  # an exercise's outcome may differ between runs; an answer may not
         qid
         for qid, answered in saved.items()
