@@ -6,6 +6,9 @@ Runs each notebook headless as the test suite does, and samples every 0.2 s the
 proportional set size (PSS) of the kernel (which runs the app too) and of all
 postgres processes on the machine. The budgets are 60 s per notebook and 700 MB
 for kernel, app and PostgreSQL together.
+
+It also prints an estimate of a learner's time per notebook (the target is 15-25
+minutes), from the notebook's text and cells; see :func:`learner_minutes`.
 """
 
 from __future__ import annotations
@@ -65,16 +68,49 @@ def run(path: Path) -> tuple[float, float, float]:
     return elapsed, peak["kernel"], peak["postgres"]
 
 
+# A learner's pace, the assumptions behind learner_minutes(): reading prose and code,
+# thinking about a "Predict" before running it, and answering the quiz.
+READ_WORDS_PER_MINUTE = 180  # the markdown; code is read within its cell's time below
+MINUTES_PER_CODE_CELL = 0.75  # read the code, run it, read its output
+MINUTES_PER_PREDICTION = 1.5  # a markdown cell that asks for a prediction
+MINUTES_PER_WIDGET = 3.0  # a "Try it" lab worth a few runs
+MINUTES_PER_QUESTION = 1.0
+
+
+def learner_minutes(path: Path) -> float:
+    """An estimate of the time a learner spends on a notebook, from its cells."""
+    nb = nbformat.read(path, as_version=4)
+    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    predictions = sum("**Predict" in c.source for c in nb.cells if c.cell_type == "markdown")
+    widgets = sum("_widget(" in c.source or "tuning_lab(" in c.source for c in code)
+    questions = 0
+    for c in code:
+        if "quiz.show_quiz(" in c.source:
+            from labkit.grading.banks import questions as bank_questions
+
+            number = c.source.split('show_quiz("')[1][:2]
+            questions += len(bank_questions(number))
+    return (
+        words / READ_WORDS_PER_MINUTE
+        + len(code) * MINUTES_PER_CODE_CELL
+        + predictions * MINUTES_PER_PREDICTION
+        + widgets * MINUTES_PER_WIDGET
+        + questions * MINUTES_PER_QUESTION
+    )
+
+
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     print(
         f"{'notebook':<34} {'seconds':>8} {'kernel+app MB':>14} {'postgres MB':>12} {'sum MB':>8}"
+        f" {'learner min':>12}"
     )
     for path in paths:
         elapsed, kernel, postgres = run(path)
         print(
             f"{path.name:<34} {elapsed:8.1f} {kernel:14.0f} {postgres:12.0f} "
-            f"{kernel + postgres:8.0f}"
+            f"{kernel + postgres:8.0f} {learner_minutes(path):12.0f}"
         )
     print_recorded_figures()
 

@@ -9,7 +9,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -87,17 +90,31 @@ DB_ACTIONS = {
 }
 
 
-def _use_banks(args: argparse.Namespace) -> None:
-    """``--banks DIR``: grade or author against that folder of banks, for this run."""
-    import os
+@contextmanager
+def _banks_from(folder: str | None) -> Iterator[None]:
+    """Use the banks in ``folder`` (when given) while the block runs: ``--banks DIR``.
 
-    from labkit.grading.banks import QuizError
-
-    folder = getattr(args, "banks", None)
-    if folder:
-        if not Path(folder).expanduser().is_dir():
-            raise QuizError(f"--banks {folder} is not a folder of question banks")
-        os.environ["LABKIT_BANKS"] = str(Path(folder).expanduser().resolve())
+    It sets LABKIT_BANKS, the one switch labkit.grading.banks honours, so nothing
+    else needs to know about ``--banks``; the old value comes back afterwards for
+    callers that run ``main()`` in-process.
+    """
+    if folder is None:
+        yield
+        return
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise LabkitError(f"--banks {folder}: no such folder; give the folder that holds *.yaml")
+    if not any(path.glob("*.yaml")):
+        raise LabkitError(f"--banks {folder}: the folder holds no question banks (*.yaml)")
+    previous = os.environ.get("LABKIT_BANKS")
+    os.environ["LABKIT_BANKS"] = str(path.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["LABKIT_BANKS"]
+        else:
+            os.environ["LABKIT_BANKS"] = previous
 
 
 def _quiz_set_answer(args: argparse.Namespace) -> int:
@@ -121,7 +138,6 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
     from labkit.grading.authoring import set_answer
     from labkit.grading.banks import bank_files
 
-    _use_banks(args)
     answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
     for qid, spec in answers.items():
         bank = bank_files()[qid.split("-")[0]]
@@ -139,7 +155,6 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
 def _quiz_release(args: argparse.Namespace) -> int:
     from labkit.grading.release import release_banks
 
-    _use_banks(args)
     written = release_banks(
         Path(args.out), args.notebook or None, keep_explanations=args.keep_explanations
     )
@@ -152,7 +167,6 @@ def _quiz_release(args: argparse.Namespace) -> int:
 def _quiz_key_template(args: argparse.Namespace) -> int:
     from labkit.grading.key import key_template, refuse_inside_repository
 
-    _use_banks(args)
     out = Path(args.out).expanduser()
     refuse_inside_repository(out)
     if out.exists() and not args.force:
@@ -167,7 +181,6 @@ def _nbgrader_generate(args: argparse.Namespace) -> int:
     from labkit.grading.assignment import write_assignment
     from labkit.grading.key import load_key, lopsided
 
-    _use_banks(args)
     key = load_key(Path(args.key))
     if warning := lopsided(key):
         print(f"labkit: note: {warning}", file=sys.stderr)
@@ -197,7 +210,6 @@ def _grade(args: argparse.Namespace) -> int:
         write_summary_csv,
     )
 
-    _use_banks(args)
     if not args.key and _class_release_in_force():
         print(
             "labkit: the banks in force are a class release, with no answers to grade "
@@ -247,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in DB_ACTIONS.items():
         actions.add_parser(name, help=help_text)
 
-    banks_help = "the folder of question banks to use (default: the kit's own)"
+    banks_help = "use the question banks in DIR instead of the installed ones (LABKIT_BANKS)"
     quiz = commands.add_parser("quiz", help="author and release the question banks")
     quiz_actions = quiz.add_subparsers(dest="action", required=True)
     one = quiz_actions.add_parser("set-answer", help="hash one answer into a self-check bank")
@@ -259,14 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     one.set_defaults(run=_quiz_set_answer)
     many = quiz_actions.add_parser("set-answers", help="hash every answer of an instructor file")
     many.add_argument("file")
-    many.add_argument("--banks", help=banks_help)
+    many.add_argument("--banks", metavar="DIR", help=banks_help)
     many.set_defaults(run=_quiz_set_answers)
     release = quiz_actions.add_parser(
         "release", help="write a class release of the banks: questions, no answer material"
     )
     release.add_argument("--out", required=True, help="the folder to write the release into")
     release.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
-    release.add_argument("--banks", help=banks_help)
+    release.add_argument("--banks", metavar="DIR", help=banks_help)
     release.add_argument(
         "--keep-explanations",
         action="store_true",
@@ -278,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     template.add_argument("--out", required=True, help="e.g. ~/course/key.yaml")
     template.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
-    template.add_argument("--banks", help=banks_help)
+    template.add_argument("--banks", metavar="DIR", help=banks_help)
     template.add_argument("--force", action="store_true", help="overwrite an existing file")
     template.set_defaults(run=_quiz_key_template)
 
@@ -290,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("notebooks", nargs="+", help="the Pool Lab notebooks to assign")
     generate.add_argument("--key", required=True, help="your answer key (outside the repo)")
     generate.add_argument("--course", required=True, help="the nbgrader course folder")
-    generate.add_argument("--banks", help=banks_help)
+    generate.add_argument("--banks", metavar="DIR", help=banks_help)
     generate.add_argument(
         "--timeout", type=int, default=300, help="autograde's limit per cell, in seconds"
     )
@@ -301,7 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", default="grades.csv", help="CSV in nbgrader's export shape")
     grade.add_argument("--json", help="also write the rows as JSON for LMS import")
     grade.add_argument("--key", help="class mode: grade against this answer key")
-    grade.add_argument("--banks", help=banks_help)
+    grade.add_argument(
+        "--banks",
+        metavar="DIR",
+        help="grade against the question banks in DIR (e.g. your own copy) instead of the "
+        "installed ones; same as setting LABKIT_BANKS",
+    )
     grade.add_argument(
         "--execute",
         action="store_true",
@@ -335,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "db":
             return DB_ACTIONS[args.action][0]()
-        return args.run(args)
+        with _banks_from(getattr(args, "banks", None)):  # --banks DIR, for this run only
+            return args.run(args)
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2

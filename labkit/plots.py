@@ -10,7 +10,16 @@ from matplotlib.figure import Figure
 from labkit.infra.load import LoadResult, RequestRecord
 from labkit.pool import PoolSample
 
-__all__ = ["COLORS", "plot_bars", "plot_latency", "plot_pool_timeseries", "plot_sweep"]
+__all__ = [
+    "COLORS",
+    "plot_alert",
+    "plot_bars",
+    "plot_latency",
+    "plot_monitoring_views",
+    "plot_outage",
+    "plot_pool_timeseries",
+    "plot_sweep",
+]
 
 COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
 
@@ -116,5 +125,83 @@ def plot_sweep(
     lines = left.get_lines()[:1] + right.get_lines()[:1]
     left.legend(lines, [ln.get_label() for ln in lines], loc="center right")
     left.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_outage(run) -> Figure:
+    """An outage lab run (``labkit.labs.outage``): responses per 100 ms by status, and the pool.
+
+    The shaded span is the time the server was down.
+    """
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    end = max((r.start_s + r.latency_s for r in run.records), default=1.0)
+    edges = [i * 0.1 for i in range(int(end / 0.1) + 2)]
+    for status, color in ((200, "tab:green"), (503, "tab:orange"), (500, "tab:red")):
+        starts = [r.start_s for r in run.records if r.status == status]
+        if starts or status != 500:
+            top.hist(starts, bins=edges, color=color, alpha=0.8, label=f"{status}")
+    top.set(ylabel="responses per 100 ms", title="Requests while the database stops and restarts")
+    top.legend(loc="upper right", title="status")
+    times = [s.t_s for s in run.samples]
+    for name in ("size", "in_use", "idle"):
+        values = [getattr(s, name) for s in run.samples]
+        bottom.step(times, values, where="post", label=name, color=COLORS[name], linewidth=2)
+    bottom.set(xlabel="time since the run began (s)", ylabel="connections")
+    bottom.legend(loc="upper right")
+    for ax in (top, bottom):
+        ax.axvspan(run.stopped_at_s, run.answering_at_s, color="gray", alpha=0.15)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_monitoring_views(views: dict, start: float, *, title: str) -> Figure:
+    """Notebook 03's four panels: pool gauges, request rate, request p95, acquire-wait p95.
+
+    ``views`` maps a view name (``labkit.monitoring.VIEWS``) to its ``[(time, value)]``.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True)
+    styles = {
+        "used": {"color": COLORS["in_use"], "linewidth": 3},
+        "idle": {"color": COLORS["idle"]},
+        "waiting": {"color": COLORS["waiting"], "linestyle": "--"},
+    }
+    panels = [
+        (axes[0][0], ["used", "idle", "waiting"], "connections / requests", 1.0),
+        (axes[0][1], ["request_rate"], "requests per second", 1.0),
+        (axes[1][0], ["latency_p95"], "request latency p95 (ms)", 1000.0),
+        (axes[1][1], ["acquire_wait_p95"], "acquire wait p95 (ms)", 1000.0),
+    ]
+    for ax, names, ylabel, scale in panels:
+        for name in names:
+            points = views.get(name, [])
+            ax.plot(
+                [t - start for t, _ in points],
+                [v * scale for _, v in points],
+                label=name,
+                **styles.get(name, {}),
+            )
+        ax.set(ylabel=ylabel)
+        ax.legend(loc="upper right")
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("seconds since the load began")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_alert(waiting: Sequence, states: Sequence, start: float, *, title: str) -> Figure:
+    """Waiting requests and an alert's state (0 off, 1 pending, 2 firing) over time."""
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    ax.step([t - start for t, _ in waiting], [v for _, v in waiting], where="post",
+            label="waiting requests", color=COLORS["waiting"])  # fmt: skip
+    ax.step([t - start for t, _ in states], [s for _, s in states], where="post",
+            label="alert: 0 off, 1 pending, 2 firing", color="black")  # fmt: skip
+    ax.set(xlabel="seconds since the exhaustion began", ylabel="requests / alert state",
+           title=title)  # fmt: skip
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

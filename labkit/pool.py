@@ -21,7 +21,11 @@ import asyncpg
 
 @dataclass(frozen=True)
 class PoolStatus:
-    """One reading of a pool. ``in_use`` = connections checked out right now."""
+    """One reading of a pool. ``in_use`` = connections checked out right now.
+
+    ``database`` is whether the app could reach PostgreSQL when it was read
+    ("reachable", or "unreachable" while requests are answered 503), with the reason.
+    """
 
     size: int
     idle: int
@@ -29,6 +33,8 @@ class PoolStatus:
     waiting: int
     min_size: int
     max_size: int
+    database: str = "reachable"
+    database_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,9 @@ class PoolSample(PoolStatus):
     @classmethod
     def from_reading(cls, t_s: float, reading: dict) -> PoolSample:
         """A sample from /pool-status's JSON (extra keys are ignored)."""
-        return cls(t_s=t_s, **{f.name: reading[f.name] for f in fields(PoolStatus)})
+        return cls(
+            t_s=t_s, **{f.name: reading[f.name] for f in fields(PoolStatus) if f.name in reading}
+        )
 
 
 def waiting_count(pool: asyncpg.Pool) -> int:

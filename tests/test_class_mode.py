@@ -141,7 +141,7 @@ def test_brute_forcing_the_release_recovers_nothing(release, rekeyed):
 
 
 def test_a_schema_refuses_answers_in_a_class_release(release, tmp_path):
-    bank = yaml.safe_load((release / "04_error_handling.yaml").read_text())
+    bank = yaml.safe_load((release / "04_pool_exhaustion.yaml").read_text())
     bank["questions"][0]["answer"] = {"salt": "0123456789", "hash": "0" * 64}
     sneaky = tmp_path / "04_sneaky.yaml"
     sneaky.write_text(yaml.safe_dump(bank))
@@ -158,7 +158,7 @@ def test_class_mode_quiz_records_answers_without_saying_whether_they_are_right(
     wrong = quiz.record_widget_answer("04-q1", rekeyed.wrong("04-q1"))
     assert "recorded" in str(wrong) and "✘" not in str(wrong) and "✔" not in str(wrong)
     assert "Class quiz" in quiz.show_quiz("04").children[0].value
-    outcomes = quiz.submit({"04-q1": None, "04-q2": rekeyed.right("04-q2")})
+    outcomes = quiz.submit({"04-q1": None, "04-q3": rekeyed.right("04-q3")})
     assert all(isinstance(o, quiz.Recorded) for o in outcomes)
     printed = capsys.readouterr().out
     assert "✔" not in printed and "correct" not in printed
@@ -255,7 +255,7 @@ def test_attempts_survive_a_kernel_restart_across_records(rekeyed, tmp_path):
 def test_a_forged_measured_record_earns_nothing(rekeyed, own_home, tmp_path):
     """The attack: edit the record so the answer equals the figure, recompute the check."""
     record_result("04.exhaustion_no_timeout", peak_waiting=4)
-    item = banks.question("04-q4")
+    item = banks.question("04-q2")
     honest = records.record(item, [attempt(item, 9, "2026-01-01T10:00:00")], "class", expected=4.0)
     forged = dict(honest, response=4.0)
     forged["attempts"] = [dict(honest["attempts"][0], response=4.0)]
@@ -263,8 +263,8 @@ def test_a_forged_measured_record_earns_nothing(rekeyed, own_home, tmp_path):
     path = notebook_with(tmp_path / "eve.ipynb", [forged], "eve")
     [row] = grade_all([path], GradingOptions(key=load_key(rekeyed.key_path)))
     assert not row.error  # the forgery is not caught...
-    assert row.points["04-q4"] == 0.0 and row.raw_score == 0  # ...and earns nothing
-    assert row.self_reported == {"04-q4": 2.0}  # listed apart, as the learner's claim
+    assert row.points["04-q2"] == 0.0 and row.raw_score == 0  # ...and earns nothing
+    assert row.self_reported == {"04-q2": 2.0}  # listed apart, as the learner's claim
     assert any("self-reported" in flag for flag in row.flags)
 
 
@@ -296,35 +296,37 @@ def test_malformed_and_unreadable_submissions_get_one_error_row_each(rekeyed, tm
 
 
 def test_an_exercise_is_self_reported_unless_a_re_run_verifies_it(rekeyed, tmp_path):
-    item = banks.question("04-e1")
+    item = banks.question("05-e1")
     passed = Attempt(True, "2026-01-01T10:00:00", True, "exercise")
     made = records.record(item, [passed], "class", expected=1.0)
     path = notebook_with(tmp_path / "ada.ipynb", [made], "ada")
     [row] = grade_all([path], GradingOptions(key=load_key(rekeyed.key_path)))
-    assert row.points == {"04-e1": 0.0} and row.self_reported == {"04-e1": 2.0}
+    assert row.points == {"05-e1": 0.0} and row.self_reported == {"05-e1": 2.0}
 
 
 def test_the_nbgrader_source_grades_answers_measured_questions_and_exercises(rekeyed):
     from labkit.grading.assignment import source_notebook
 
-    nb = source_notebook(ROOT / "notebooks" / "04_error_handling.ipynb", load_key(rekeyed.key_path))
+    nb = source_notebook(
+        ROOT / "notebooks" / "05_leaks_and_limits.ipynb", load_key(rekeyed.key_path)
+    )
     graded = {
         c.metadata["nbgrader"]["grade_id"]: i
         for i, c in enumerate(nb.cells)
         if c.metadata.get("nbgrader", {}).get("grade")
     }
-    assert sorted(graded) == sorted(rekeyed.questions("04"))
-    exercise_cell = nb.cells[graded["04-e1"] - 1]
+    assert sorted(graded) == sorted(rekeyed.questions("05"))
+    exercise_cell = nb.cells[graded["05-e1"] - 1]
     assert "exercises.grade_leak_fix" in exercise_cell.source
     assert "nbgrader" not in exercise_cell.metadata  # the learner's fix is theirs to edit
     submit = next(c for c in nb.cells if "quiz.submit(my_answers)" in c.source)
-    assert '"04-e1"' not in submit.source and '"04-q4": None' in submit.source
-    for qid in rekeyed.questions("04", "single"):
+    assert '"05-e1"' not in submit.source and '"05-q6": None' in submit.source
+    for qid in rekeyed.questions("05", "single"):
         test = nb.cells[graded[qid]].source
         assert "BEGIN HIDDEN TESTS" in test
         assert json.dumps(rekeyed.answers[qid]) in test  # the key, in the hidden test only
     locked = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")]
-    assert any("exhaustion" in c.source for c in locked)  # the labs run as written
+    assert any("leaks.leak_lab" in c.source for c in locked)  # the labs run as written
 
 
 # ----------------------------------------------------------------------------- summary

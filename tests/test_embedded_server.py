@@ -55,12 +55,17 @@ def test_first_start_serves_the_lab_settings_on_tcp(server):
 
 
 def test_second_start_reattaches_in_milliseconds(server):
+    began = time.perf_counter()
     first = server.start()
+    first_start = time.perf_counter() - began
     began = time.perf_counter()
     second = server.start()
-    elapsed = time.perf_counter() - began
-    assert second == first
-    assert elapsed < 1.0, f"reattach took {elapsed:.3f} s"
+    reattach = time.perf_counter() - began
+    assert second == first  # the same postmaster: nothing was started
+    # Relative to the first start (initdb and postmaster), so that a busy machine
+    # slows both: reattaching only reads postmaster.pid and connects once.
+    # benchmarks/startup.py prints both figures.
+    assert reattach < first_start / 5, f"reattach {reattach:.3f} s, first start {first_start:.3f} s"
 
 
 def test_runs_as_the_wheels_system_user_under_root(server):

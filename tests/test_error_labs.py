@@ -18,8 +18,13 @@ def test_exhaustion_without_timeout_queues_all_six(start_app):
     run = exhaustion.exhaustion_lab(maxsize=2, concurrency=6, hold_ms=HOLD_MS, app=app)
     assert run.outcomes == {"200": 6, "503": 0, "still waiting": 0}
     assert run.peak_waiting == 4
-    slowest = max(run.latencies_ms)
-    assert 2.8 * HOLD_MS <= slowest <= 3 * HOLD_MS + 250, f"slowest {slowest:.0f} ms"
+    fastest, slowest = min(run.latencies_ms), max(run.latencies_ms)
+    # Three waves of two: the last request waited two holds, then held its own. A busy
+    # machine only adds to that floor; the ceiling is relative to the first wave (one
+    # hold plus the same overheads), so it stays far below the six waves one connection
+    # at a time would take.
+    assert slowest >= 2.8 * HOLD_MS, f"slowest {slowest:.0f} ms"
+    assert slowest < 4.5 * fastest, f"slowest {slowest:.0f} ms, fastest {fastest:.0f} ms"
     assert get_result("04.exhaustion_no_timeout")["peak_waiting"] == 4
 
 
@@ -66,7 +71,7 @@ def test_detector_lists_exactly_the_leaked_sessions(leaky_app, tmp_path, monkeyp
     monkeypatch.setattr(results, "results_path", lambda: tmp_path / "results.json")
     leaked = {leaks.leak_connection(leaky_app), leaks.leak_connection(leaky_app)}
     in_transaction = leaks.leave_transaction_open(leaky_app)
-    assert get_result("04.leak_detector") is None  # finding is a read: it records nothing
+    assert get_result("05.leak_detector") is None  # finding is a read: it records nothing
     suspects = leaks.detect_leaks(leaky_app, older_than_s=0)
     assert {s.pid for s in suspects} == leaked | {in_transaction}
     states = {s.pid: s.state for s in app_sessions(leaky_app)}
@@ -74,7 +79,7 @@ def test_detector_lists_exactly_the_leaked_sessions(leaky_app, tmp_path, monkeyp
         assert suspect.state == states[suspect.pid]  # as pg_stat_activity reports it
     assert states[in_transaction] == "idle in transaction"
     assert {states[pid] for pid in leaked} == {"idle"}
-    assert get_result("04.leak_detector")["leaked_sessions_found"] == 3
+    assert get_result("05.leak_detector")["leaked_sessions_found"] == 3
 
 
 def test_reset_returns_the_app_to_health(leaky_app):
@@ -93,7 +98,11 @@ def test_idle_in_transaction_timeout_ends_the_session_and_the_pool_heals(start_a
 
     app = start_app(maxsize=2, server_settings={"idle_in_transaction_session_timeout": "500"})
     pid = leaks.leave_transaction_open(app)
-    time.sleep(1.0)
+    # Poll instead of sleeping a fixed second: the server ends the session 500 ms after
+    # its last statement, and a busy machine may take longer to get there.
+    deadline = time.monotonic() + 15
+    while pid in {s.pid for s in app_sessions(app)} and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert pid not in {s.pid for s in app_sessions(app)}
     [outcome] = leaks.use_leaked_connections(app)
     assert not outcome["ok"] and "InterfaceError" in outcome["error"]
@@ -134,7 +143,9 @@ def test_keepalive_pings_do_not_save_idle_pool_connections(start_app, database):
     assert outcomes["SELECT 1 every few hundred ms"].survived < 3
     if database.kind == "embedded":
         assert outcomes["no keepalive"].closed_by_server >= 3
-        assert outcomes["pool lifetime < server timeout"].closed_by_server == 0
+        assert outcomes["pool lifetime < server timeout, minsize 0"].closed_by_server == 0
+        # asyncpg keeps min_size open whatever the lifetime: the server still closes them
+        assert outcomes["pool lifetime < server timeout, minsize 3"].closed_by_server >= 3
     assert app.settings.server_settings == {}  # the experiment restores the app
 
 

@@ -64,11 +64,20 @@ def test_a_real_prometheus_scrapes_the_pool_gauges(start_app):
     try:
         holding = asyncio.to_thread(lambda: asyncio.run(_hold(app, 3, 4000)))
 
+        def scraped_used(moment: float) -> float | None:
+            used = prom.query('db_client_connections_usage{state="used"}', at=moment)
+            return float(used[0]["value"][1]) if used else None
+
         async def scenario():
             task = asyncio.create_task(holding)
-            await asyncio.sleep(2.5)  # > 2 scrapes with 3 connections held
-            moment = time.time()
-            status = httpx.get(f"{app.url}/pool-status").json()
+            # Wait for a scrape that saw the held connections (one comes every second),
+            # as long as they are held, rather than for a fixed time.
+            while not task.done():
+                moment = time.time()
+                status = httpx.get(f"{app.url}/pool-status").json()
+                if status["in_use"] == 3 and scraped_used(moment) == 3:
+                    break
+                await asyncio.sleep(0.2)
             used = prom.query('db_client_connections_usage{state="used"}', at=moment)
             idle = prom.query('db_client_connections_usage{state="idle"}', at=moment)
             maximum = prom.query("db_client_connection_max", at=moment)
@@ -163,7 +172,9 @@ def test_in_kernel_scraper_matches_pool_status(start_app):
     app = start_app(minsize=2, maxsize=4)
     scraper = InKernelScraper(app, interval=0.2)
     try:
-        time.sleep(0.7)
+        deadline = time.monotonic() + 10  # the first scrape, however busy the machine
+        while not scraper.view("idle", 0, time.time()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         status = app.pool_status()
         used = scraper.view("used", 0, time.time())
         idle = scraper.view("idle", 0, time.time())

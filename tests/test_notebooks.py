@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -37,6 +38,38 @@ def execute_notebook(path: Path, monkeypatch) -> nbformat.NotebookNode:
     return nb
 
 
+def printed_text(nb: nbformat.NotebookNode) -> str:
+    """Everything the notebook's code cells printed or displayed as text."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            parts.append(output.get("text", ""))
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def check_conclusions(path: Path, nb: nbformat.NotebookNode, since: str) -> int:
+    """Each conclusion the run recorded is what its figures say, and is what it printed."""
+    from labkit.infra.results import load_results
+    from labkit.labs.conclusions import REGISTRY
+
+    prefix = f"{path.name[:2]}.conclusion."
+    text = printed_text(nb)
+    checked = 0
+    for key, entry in load_results().items():
+        if not key.startswith(prefix) or entry["recorded_at"] < since:
+            continue
+        figures = {k: v for k, v in entry.items() if k not in ("sentence", "recorded_at")}
+        assert REGISTRY[key](**figures) == entry["sentence"], key
+        assert entry["sentence"] in text, f"{key} was recorded but not printed"
+        checked += 1
+    return checked
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_without_error(path, database, monkeypatch):
-    execute_notebook(path, monkeypatch)
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    nb = execute_notebook(path, monkeypatch)
+    checked = check_conclusions(path, nb, since)
+    if "conclusions." in path.read_text(encoding="utf-8"):
+        assert checked > 0, "the notebook prints conclusions but none was recorded"

@@ -169,7 +169,9 @@ EXPECTED_PUBLIC_API = [
     "quiz",
     "run_load",
     "server_log_lines",
+    "set_language",
     "start_app",
+    "usable_cpus",
     "widgets",
 ]
 

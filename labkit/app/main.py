@@ -12,13 +12,23 @@ from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from labkit.app import observability, routes_exercises, routes_lab, routes_leaks, routes_users
+from labkit.app import (
+    health,
+    observability,
+    routes_exercises,
+    routes_lab,
+    routes_leaks,
+    routes_users,
+)
 from labkit.app.engine import PoolAcquireTimeout
+from labkit.app.health import DatabaseHealth
+from labkit.app.http_errors import invalid_request
 from labkit.app.observability import AppMetrics
 from labkit.app.settings import AppSettings
 
@@ -39,6 +49,7 @@ def tortoise_config(settings: AppSettings) -> dict:
         "acquire_timeout": settings.acquire_timeout,
         "application_name": settings.application_name,
         "server_settings": dict(settings.server_settings),
+        "address_file": settings.address_file,
     }
     if "sslmode" in query:
         credentials["ssl"] = query["sslmode"]
@@ -81,10 +92,12 @@ def create_app(settings: AppSettings) -> FastAPI:
                 client = connections.get("default")
                 await client.execute_query("SELECT 1")
                 app.state.db_client = client
+                app.state.health.probe = client.probe
                 app.state.leaks = []
                 if settings.metrics:
                     app.state.metrics.attach(client.pool)
                 yield
+                await app.state.health.close()
                 if settings.metrics:
                     await app.state.metrics.close()
                 # Leaked connections would make the pool's close() wait for them.
@@ -98,10 +111,14 @@ def create_app(settings: AppSettings) -> FastAPI:
     app = FastAPI(title="Pool Lab example app", lifespan=lifespan)
     app.state.settings = settings
     app.state.startup_error = None
+    app.state.health = DatabaseHealth()
+    health.install(app, app.state.health)
     app.include_router(routes_users.router)
     app.include_router(routes_lab.router)
     app.include_router(routes_leaks.router)
     app.include_router(routes_exercises.router)
+    # Bodies FastAPI cannot parse (400) or validate (422), answered without ever failing.
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:

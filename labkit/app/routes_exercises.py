@@ -6,10 +6,18 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Request
 from tortoise import connections
 
+from labkit.app.http_errors import ErrorMessage
+
 router = APIRouter(prefix="/exercise", tags=["exercises"])
 
 
-@router.get("/run")
+@router.get(
+    "/run",
+    responses={
+        404: {"model": ErrorMessage, "description": "No exercise handler is mounted."},
+        500: {"model": ErrorMessage, "description": "The learner's handler raised."},
+    },
+)
 async def run_exercise(request: Request, fail: bool = False) -> dict:
     """Call the learner's ``handler(pool, fail)``; an exception is the expected 500."""
     handler = getattr(request.app.state, "exercise", None)

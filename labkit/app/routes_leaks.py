@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from tortoise import connections
 from tortoise.transactions import in_transaction
+
+from labkit.app.http_errors import UNAVAILABLE_RESPONSE, ErrorMessage
 
 router = APIRouter(prefix="/lab", tags=["leak lab"])
 # Leaking waits this long for a free connection, then answers 503: clicking "leak"
@@ -37,7 +39,7 @@ def _leaks(request: Request) -> list[Leak]:
     return request.app.state.leaks  # set up by the app's lifespan
 
 
-@router.post("/leak/connection")
+@router.post("/leak/connection", responses=UNAVAILABLE_RESPONSE)
 async def leak_connection(request: Request) -> dict:
     """Acquire a connection and never release it: the handler forgot ``finally``."""
     conn = await _pool().acquire(timeout=LEAK_ACQUIRE_TIMEOUT_S)
@@ -47,7 +49,7 @@ async def leak_connection(request: Request) -> dict:
     return {"pid": leak.pid, "kind": leak.kind}
 
 
-@router.post("/leak/transaction")
+@router.post("/leak/transaction", responses=UNAVAILABLE_RESPONSE)
 async def leave_transaction_open(request: Request) -> dict:
     """BEGIN, read a table, and never COMMIT or ROLLBACK: 'idle in transaction'."""
     conn = await _pool().acquire(timeout=LEAK_ACQUIRE_TIMEOUT_S)
@@ -111,7 +113,13 @@ async def release_leaks(request: Request) -> dict:
     return await release_all(_leaks(request))
 
 
-@router.post("/fail-in-transaction")
+@router.post(
+    "/fail-in-transaction",
+    responses={
+        500: {"model": ErrorMessage, "description": "Always: the deliberate failure."},
+        **UNAVAILABLE_RESPONSE,
+    },
+)
 async def fail_in_transaction() -> None:
     """The cure: ``async with in_transaction()`` rolls back and releases even on error."""
     async with in_transaction() as conn:
@@ -119,7 +127,7 @@ async def fail_in_transaction() -> None:
         raise HTTPException(500, detail="failed half way; the transaction was rolled back")
 
 
-@router.post("/unclosed-cursor")
+@router.post("/unclosed-cursor", responses=UNAVAILABLE_RESPONSE)
 async def unclosed_cursor() -> dict:
     """Open a server-side cursor and never close it, but release the connection properly.
 
@@ -130,3 +138,25 @@ async def unclosed_cursor() -> dict:
         cursor = await conn.cursor("SELECT g FROM generate_series(1, 1000) AS g")
         first = await cursor.fetch(10)
     return {"fetched": len(first)}
+
+
+@router.post("/forget-commit", responses=UNAVAILABLE_RESPONSE)
+async def forget_commit(tag: str = Query(pattern=r"^[a-z0-9-]{1,40}$")) -> dict:
+    """INSERT inside a transaction, forget COMMIT, but release the connection properly.
+
+    No leak: asyncpg's reset on release sees the open transaction and runs ROLLBACK
+    (and asks the event loop to log "Resetting connection with an active transaction").
+    The handler answers as if it had saved the row; the row is silently gone.
+    """
+    conn = await _pool().acquire()
+    try:
+        await conn.execute("BEGIN")
+        await conn.execute(
+            "INSERT INTO users (email, name, created_at) VALUES ($1, $2, now())",
+            f"{tag}@forgotten-commit.example.org",
+            "Forgotten",
+        )
+        # ... and the handler returns without COMMIT
+    finally:
+        await _pool().release(conn)
+    return {"saved": True, "tag": tag}

@@ -39,6 +39,11 @@ class AppSettings(BaseSettings):
         description="also run the source article's polling loop, updating a gauge every N s "
         "(for comparison in notebook 03)",
     )
+    address_file: str | None = Field(
+        None,
+        description="the embedded server's state file: each new connection reads the "
+        "server's current port and password from it (None: the URL is fixed)",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "

@@ -67,11 +67,13 @@ def schema_path() -> Path:
 
 
 def language() -> str:
-    """The language in force, from LABKIT_LANG: ``en`` or ``zh``."""
-    lang = os.environ.get("LABKIT_LANG", "en").lower().split("_")[0].split("-")[0]
-    if lang not in LANGUAGES:
-        raise QuizError(f"LABKIT_LANG={lang!r} is not supported; use one of {LANGUAGES}")
-    return lang
+    """The language in force (LABKIT_LANG): ``en`` or ``zh``; see :mod:`labkit.language`."""
+    from labkit.language import language as current
+
+    try:
+        return current()
+    except LabkitError as exc:
+        raise QuizError(str(exc)) from None
 
 
 def digest(salt: str, canonical: str) -> str:

@@ -8,7 +8,7 @@
    within the connection budget.
 
 Each run records its outcome for the quizzes, and in the cell's output for the
-gradebook, under the bank's exercise question (``02-e1``, ``04-e1``).
+gradebook, under the bank's exercise question (``02-e1``, ``05-e1``).
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from labkit.infra.results import record_result
 from labkit.infra.sessions import app_sessions
 from labkit.labs.leaks import checked_out
 
-__all__ = ["ExerciseResult", "grade_leak_fix", "grade_pool_settings"]
+__all__ = ["ExerciseResult", "grade_leak_fix", "grade_pool_settings", "maxsize_budget"]
 
 Handler = Callable[..., Awaitable[None]]
 
 # Exercise 2's scenario and targets
 CLIENTS, HOLD_MS, DURATION_S = 12, 100, 3.0
-P95_TARGET_MS, ERROR_TARGET, MAXSIZE_BUDGET = 250.0, 0.05, 8
+P95_TARGET_MS, ERROR_TARGET = 250.0, 0.05
+WORKERS = 4  # the exercise's app runs as four worker processes, each with its own pool
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,30 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
     return ExerciseResult("Fix the leaking handler", passed, details)
 
 
+def maxsize_budget(dsn: str) -> int:
+    """The largest maxsize per worker that fits the server: notebook 04's rule,
+    workers × maxsize + reserved ≤ max_connections, with the server's real settings."""
+    from labkit.labs.client_limits import connection_budget
+
+    return connection_budget(workers=WORKERS, maxsize=1, dsn=dsn).largest_maxsize
+
+
 def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
     """Run 12 clients holding 100 ms each for 3 s with your settings, and check the targets:
-    p95 latency ≤ 250 ms, at most 5% errors, and maxsize ≤ 8 (the connection budget).
+    p95 latency ≤ 250 ms, at most 5% errors, and maxsize within the connection budget of
+    four workers on this server (:func:`maxsize_budget`).
     """
     from labkit.infra.runner import running_app
 
+    app = running_app(app)
+    budget = maxsize_budget(app.database.dsn)
     details = []
-    if maxsize > MAXSIZE_BUDGET:
+    if maxsize > budget:
         details.append(
-            f"maxsize {maxsize} is over the budget of {MAXSIZE_BUDGET} per worker "
-            "(4 workers share max_connections=30)"
+            f"maxsize {maxsize} is over the budget of {budget} per worker: {WORKERS} workers × "
+            f"{maxsize} would not fit this server's max_connections (notebook 04's rule)"
         )
         return ExerciseResult("Choose pool settings", False, details)
-    app = running_app(app)
     app.restart(minsize=maxsize, maxsize=maxsize, acquire_timeout=acquire_timeout)
     result = run_load(
         app,

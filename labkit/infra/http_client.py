@@ -50,46 +50,107 @@ class KeepAliveConnection:
         """Send one GET and read the whole response. Reconnects if the server closed."""
         target = f"{path}?{urlencode(params)}" if params else path
         request = f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
-        if self._writer is None or self._writer.is_closing():
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        self._writer.write(request)
+        reused = await self._connect()
         try:
-            response = await self._read_response()
+            return await self._exchange(request)
+        except _ClosedBeforeAnswering:
+            if not reused:
+                raise HTTPProtocolError(
+                    f"{self.host}:{self.port} closed the connection without answering"
+                ) from None
+        # The server closed this kept-alive connection while it sat idle (uvicorn does
+        # after 5 s), before our request reached it. A GET is safe to send again, once.
+        await self._connect()
+        try:
+            return await self._exchange(request)
+        except _ClosedBeforeAnswering:
+            raise HTTPProtocolError(
+                f"{self.host}:{self.port} closed the connection without answering"
+            ) from None
+
+    async def _exchange(self, request: bytes) -> Response:
+        """Write one request on the open connection and read its response."""
+        assert self._writer is not None
+        try:
+            self._writer.write(request)
+            response, closing = await self._read_response()
         except BaseException:
             # A request cut short (timeout, cancel) leaves the stream mid-response.
             await self.close()
             raise
-        if response.headers.get("connection", "").lower() == "close":
+        if closing:
             await self.close()
         return response
 
-    async def _read_response(self) -> Response:
+    async def _connect(self) -> bool:
+        """Open a connection unless one is open; True if an open one is reused."""
+        if self._writer is not None and not self._writer.is_closing():
+            return True
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        return False
+
+    async def _read_response(self) -> tuple[Response, bool]:
+        """The next response, and whether the server closes the connection after it."""
         assert self._reader is not None
-        head = await self._reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self._reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial:
+                raise _ClosedBeforeAnswering from None
+            raise HTTPProtocolError(
+                f"the server closed the connection mid-header: {exc.partial!r}"
+            ) from None
+        except ConnectionResetError:
+            raise _ClosedBeforeAnswering from None
+        except asyncio.LimitOverrunError:
+            raise HTTPProtocolError("the response's header is too long") from None
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _is_number(parts[1]):
             raise HTTPProtocolError(f"not an HTTP/1.x status line: {status_line!r}")
+        status = int(parts[1])
         headers = {}
         for line in header_lines:
             if line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = await self._read_chunked()
-        else:
-            body = await self._reader.readexactly(int(headers.get("content-length", "0")))
-        return Response(status=int(parts[1]), headers=headers, body=body)
+        closing = "close" in _tokens(headers.get("connection", ""))
+        try:
+            if status in NO_BODY_STATUSES:
+                body = b""
+            elif _tokens(headers.get("transfer-encoding", ""))[-1:] == ["chunked"]:
+                body = await self._read_chunked()
+            elif "content-length" in headers:
+                body = await self._reader.readexactly(_content_length(headers["content-length"]))
+            else:
+                # Neither framing: the body runs until the server closes (RFC 9112 6.3).
+                body, closing = await self._reader.read(), True
+        except asyncio.IncompleteReadError as exc:
+            raise HTTPProtocolError(
+                f"the server closed the connection mid-body, after {len(exc.partial)} bytes "
+                f"of a {status} response"
+            ) from None
+        return Response(status=status, headers=headers, body=body), closing
 
     async def _read_chunked(self) -> bytes:
         assert self._reader is not None
         chunks = []
         while True:
-            size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            chunk = await self._reader.readexactly(size + 2)  # data + CRLF
+            size_line = await self._reader.readuntil(b"\r\n")
+            size_field = size_line.split(b";")[0].strip()  # ";name=value": chunk extensions
+            try:
+                size = int(size_field, 16)
+            except ValueError:
+                raise HTTPProtocolError(f"not a chunk size: {size_line!r}") from None
             if size == 0:
-                return b"".join(chunks)
+                break
+            chunk = await self._reader.readexactly(size + 2)  # data + CRLF
             chunks.append(chunk[:-2])
+        # Trailer fields, if any, then the empty line that ends the message: all must
+        # be read, or they would be taken for the start of the next response.
+        while await self._reader.readuntil(b"\r\n") != b"\r\n":
+            pass
+        return b"".join(chunks)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -97,3 +158,26 @@ class KeepAliveConnection:
             with contextlib.suppress(ConnectionError, OSError):
                 await self._writer.wait_closed()
         self._reader = self._writer = None
+
+
+class _ClosedBeforeAnswering(Exception):
+    """The connection ended before the first byte of a response."""
+
+
+# 1xx, 204 No Content and 304 Not Modified never have a body (RFC 9112 6.3).
+NO_BODY_STATUSES = frozenset({*range(100, 200), 204, 304})
+
+
+def _tokens(value: str) -> list[str]:
+    """``"keep-alive, Close"`` -> ``["keep-alive", "close"]``."""
+    return [token.strip().lower() for token in value.split(",") if token.strip()]
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _content_length(value: str) -> int:
+    if not _is_number(value):
+        raise HTTPProtocolError(f"not a Content-Length: {value!r}")
+    return int(value)

@@ -159,11 +159,15 @@ async def run_load_async(
     progress: bool = True,
     records: list[RequestRecord] | None = None,
     samples: list[PoolSample] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> LoadResult:
     """The coroutine behind :func:`run_load`, for callers already on an event loop.
 
     Pass your own ``records`` and ``samples`` lists to watch them fill while the
-    run goes on (from another thread, say, to draw a live chart).
+    run goes on (from another thread, say, to draw a live chart). Setting ``stop``
+    ends the run early: no new request starts, the ones in flight finish. (Prefer it
+    to cancelling the task: before Python 3.12 ``asyncio.wait_for`` can swallow a
+    cancellation that arrives as its request completes, and the loop would go on.)
     """
     if (requests is None) == (duration is None):
         raise ValueError("give exactly one of requests=N or duration=seconds")
@@ -183,6 +187,8 @@ async def run_load_async(
     deadline = started + duration if duration is not None else None
 
     def next_request() -> int | None:
+        if stop is not None and stop.is_set():
+            return None
         i = next(numbers)
         if requests is not None:
             return i if i < requests else None

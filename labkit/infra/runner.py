@@ -215,11 +215,21 @@ def start_app(
             max_inactive_connection_lifetime=max_inactive_connection_lifetime,
             acquire_timeout=acquire_timeout,
             server_settings=server_settings or {},
+            address_file=_address_file(database),
         )
         app = BackgroundApp(database=database, settings=settings, port=port)
         app._start()
         _current = app
         return app
+
+
+def _address_file(database: Database) -> str | None:
+    """For the embedded server, its state file: the app then follows it to a new port."""
+    if database.kind != "embedded":
+        return None
+    from labkit.infra.embedded import EmbeddedPostgres
+
+    return str(EmbeddedPostgres().state_file)
 
 
 def current_app() -> BackgroundApp | None:

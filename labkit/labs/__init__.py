@@ -7,22 +7,27 @@ Each lab is a plain function (the widgets in :mod:`labkit.widgets` call the same
 ones), measures the learner's own app live, and records its key figures for the
 quizzes.
 
-- :mod:`.start_here`: notebook 00, connections borrowed and given back;
+- :mod:`.startup`, :mod:`.start_here`: notebook 00, when a pool opens its connections, and
+  connections borrowed and given back;
 - :mod:`.principles`: notebook 01, why pool (connect cost, pooled vs unpooled, minsize,
   maxsize, idle lifetime);
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
 - :mod:`.staleness`: notebook 03, the article's polling loop against scrape-time reads;
-- :mod:`.exhaustion`, :mod:`.leaks`, :mod:`.client_limits`, :mod:`.keepalive`:
-  notebook 04, the ways a pool fails.
+- :mod:`.exhaustion`, :mod:`.outage`, :mod:`.leaks`, :mod:`.client_limits`,
+  :mod:`.keepalive`: notebook 04, the ways a pool fails (and the database under it).
 """
 
 __all__ = [
+    "article",
     "client_limits",
+    "conclusions",
     "exhaustion",
     "keepalive",
     "leaks",
+    "outage",
     "principles",
     "staleness",
     "start_here",
+    "startup",
     "tuning",
 ]

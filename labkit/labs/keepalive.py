@@ -73,20 +73,24 @@ def keepalive_experiment(
     ping_every_s: float = 0.3,
     wait_s: float = 2.5,
 ) -> dict[str, KeepaliveOutcome]:
-    """Three runs of ``wait_s`` idle seconds against a server that closes sessions idle for
-    ``idle_session_timeout_s``: no keepalive, SELECT 1 every ``ping_every_s``, and a pool
-    whose own idle lifetime is shorter than the server's timeout.
+    """Four runs of ``wait_s`` idle seconds against a server that closes sessions idle for
+    ``idle_session_timeout_s``: no keepalive; SELECT 1 every ``ping_every_s``; and a pool whose
+    own idle lifetime is shorter than the server's timeout, once with the same
+    ``minsize=pool_size`` as the others and once with ``minsize=0``.
+
+    The two lifetime runs differ on purpose: asyncpg never retires connections below
+    ``min_size`` (a floor connection gets no inactivity timer), so a lifetime only
+    helps for the connections above minsize.
     """
     timeout_ms = str(int(idle_session_timeout_s * 1000))
     settings = {"idle_session_timeout": timeout_ms}
     outcomes = {}
+    lifetime = {"max_inactive_connection_lifetime": idle_session_timeout_s / 2}
     runs = {
         "no keepalive": ({}, None),
         "SELECT 1 every few hundred ms": ({}, ping_every_s),
-        "pool lifetime < server timeout": (
-            {"max_inactive_connection_lifetime": idle_session_timeout_s / 2, "minsize": 0},
-            None,
-        ),
+        f"pool lifetime < server timeout, minsize {pool_size}": (lifetime, None),
+        "pool lifetime < server timeout, minsize 0": ({**lifetime, "minsize": 0}, None),
     }
     for name, (pool_changes, ping) in runs.items():
         app.restart(

@@ -22,11 +22,13 @@ from labkit.infra.sessions import Session, app_sessions
 
 __all__ = [
     "ACTIONS",
+    "ForgottenCommit",
     "LeakLabState",
     "LeakSuspect",
     "checked_out",
     "detect_leaks",
     "find_leaks",
+    "forgotten_commit",
     "leak_connection",
     "leak_lab",
     "leave_transaction_open",
@@ -161,7 +163,7 @@ def detect_leaks(app, older_than_s: float = 5.0) -> list[LeakSuspect]:
     """The notebook's detector run: :func:`find_leaks`, with its findings recorded for the quiz."""
     suspects = find_leaks(app, older_than_s)
     record_result(
-        "04.leak_detector",
+        "05.leak_detector",
         leaked_sessions_found=len(suspects),
         idle_in_transaction_found=sum(s.state == "idle in transaction" for s in suspects),
         older_than_s=older_than_s,
@@ -221,3 +223,51 @@ def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
         free_slots=state.free_slots,
     )
     return state
+
+
+@dataclass(frozen=True)
+class ForgottenCommit:
+    """A handler that forgot COMMIT but released its connection: no leak, lost work."""
+
+    answered: dict  # what the handler told its caller
+    rows_saved: int  # rows of that INSERT that exist afterwards
+    pool: dict[str, int]  # /pool-status afterwards
+    idle_in_transaction: int  # the app's sessions left idle in transaction
+    logged: list[str]  # what the app's event loop logged while the connection was reset
+
+
+def forgotten_commit(app) -> ForgottenCommit:
+    """POST /lab/forget-commit, then count the row it inserted and look at the pool.
+
+    asyncpg's reset on release finds the transaction still open and runs ROLLBACK, so
+    the connection goes back clean, and the INSERT is silently undone. asyncpg also
+    reports it through the event loop's exception handler, which asyncio logs.
+    """
+    import logging
+    import secrets
+
+    tag = f"forgot-{secrets.token_hex(4)}"
+    logged: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage().split(" <")[0])
+
+    handler = Keep(level=logging.ERROR)
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        with _client(app) as client:
+            answered = client.post("/lab/forget-commit", params={"tag": tag}).json()
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    rows = run_blocking(_count_rows(app.database.dsn, f"{tag}@%"))
+    idle_tx = sum(s.state == "idle in transaction" for s in app_sessions(app))
+    return ForgottenCommit(answered, rows, app.pool_status(), idle_tx, logged)
+
+
+async def _count_rows(dsn: str, pattern: str) -> int:
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM users WHERE email LIKE $1", pattern)
+    finally:
+        await conn.close()

@@ -20,11 +20,13 @@ from labkit.infra.sampler import PoolSampler
 from labkit.pool import PoolSample
 
 __all__ = [
+    "ClientHeadroom",
     "ColdVsWarm",
     "ConnectCost",
     "IdleLifetime",
     "PooledVsUnpooled",
     "cold_vs_warm",
+    "compare_http_clients",
     "compare_pooled_unpooled",
     "measure_connect_cost",
     "watch_idle_lifetime",
@@ -113,6 +115,7 @@ class ColdVsWarm:
     burst: int
     cold_ms: list[float]
     warm_ms: list[float]
+    cold_opened: int = 0  # connections the minsize=1 pool opened during its first wave
 
 
 def cold_vs_warm(app, burst: int = 6) -> ColdVsWarm:
@@ -122,12 +125,15 @@ def cold_vs_warm(app, burst: int = 6) -> ColdVsWarm:
     minsize=burst they are all open before the first request arrives.
     """
 
-    def first_wave(minsize: int) -> list[float]:
+    def first_wave(minsize: int) -> tuple[list[float], int]:
         app.restart(minsize=minsize, maxsize=burst)
+        before = app.pool_status()["size"]
         result = run_load(app, "/lab/ping-db", requests=burst, concurrency=burst, progress=False)
-        return sorted(r.latency_s * 1000 for r in result.records)
+        opened = app.pool_status()["size"] - before
+        return sorted(r.latency_s * 1000 for r in result.records), opened
 
-    comparison = ColdVsWarm(burst, cold_ms=first_wave(1), warm_ms=first_wave(burst))
+    (cold, opened), (warm, _) = first_wave(1), first_wave(burst)
+    comparison = ColdVsWarm(burst, cold_ms=cold, warm_ms=warm, cold_opened=opened)
     record_result(
         "01.cold_vs_warm",
         burst=burst,
@@ -205,3 +211,45 @@ def watch_idle_lifetime(
         shrink_time_s=outcome.shrink_time_s() or -1.0,
     )
     return outcome
+
+
+@dataclass(frozen=True)
+class ClientHeadroom:
+    """Requests per second two HTTP clients drove against the same endpoint, same load."""
+
+    labkit_rps: float
+    httpx_rps: float
+
+    @property
+    def ratio(self) -> float:
+        return self.labkit_rps / self.httpx_rps
+
+
+def compare_http_clients(
+    app, path: str = "/lab/ping-db", requests: int = 300, concurrency: int = 4
+) -> ClientHeadroom:
+    """labkit's load generator against httpx.AsyncClient, back to back on one endpoint.
+
+    The app, the client and the kernel share one Python process, so the client's own
+    cost per request caps what any experiment can measure.
+    """
+    import httpx
+
+    ours = run_load(app, path, requests=requests, concurrency=concurrency, progress=False)
+
+    async def with_httpx() -> float:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    (await client.get(path)).raise_for_status()
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+            return (requests // concurrency) * concurrency / (time.perf_counter() - began)
+
+    headroom = ClientHeadroom(ours.summary.throughput_rps, run_blocking(with_httpx()))
+    record_result(
+        "01.client_headroom", labkit_rps=headroom.labkit_rps, httpx_rps=headroom.httpx_rps
+    )
+    return headroom

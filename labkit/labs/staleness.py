@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from labkit.infra.load import run_load
 from labkit.infra.results import record_result
 
-__all__ = ["measure_polling_staleness"]
+__all__ = ["ShortPeak", "measure_polling_staleness", "short_peak"]
 
 Series = list[tuple[float, float]]
 
@@ -78,3 +79,49 @@ def measure_polling_staleness(
     }
     record_result("03.polling_staleness", **figures)
     return {"truth": truth, "polled": polled, **figures}
+
+
+@dataclass(frozen=True)
+class ShortPeak:
+    """A burst shorter than the scrape interval, as the gauge and the histogram saw it."""
+
+    true_peak: int  # the most requests waiting at once, sampled from /pool-status at 50 Hz
+    gauge_max: float  # the most any scrape of the `waiting` gauge saw
+    waits_counted: float  # acquires that waited > 50 ms, from the histogram's counts
+    scrapes: int  # scrapes that happened while the burst ran or just after
+    burst_s: float  # how long the burst lasted
+
+
+def short_peak(
+    app, monitor, maxsize: int = 2, concurrency: int = 6, hold_ms: int = 150
+) -> ShortPeak:
+    """One short exhaustion burst between scrapes: what a gauge shows, what a histogram counts.
+
+    Restarts the app with ``maxsize``; ``monitor`` comes from
+    :func:`labkit.monitoring.start_monitoring` (Prometheus or the in-kernel scraper).
+    """
+    app.restart(minsize=maxsize, maxsize=maxsize)
+    time.sleep(2.5)  # a couple of scrapes of the quiet pool first
+    began = time.time()
+    run = run_load(
+        app,
+        "/lab/hold",
+        params={"ms": hold_ms},
+        requests=concurrency,
+        concurrency=concurrency,
+        sample_hz=50,
+        progress=False,
+    )
+    ended = time.time()
+    time.sleep(2.5)  # and a couple after, so the counters have been scraped
+    gauge = monitor.view("waiting", began - 1.0, ended + 2.0)
+    counted = monitor.view("waits_over_50ms", began - 2.0, ended + 2.5)
+    peak = ShortPeak(
+        true_peak=max((s.waiting for s in run.samples), default=0),
+        gauge_max=max((v for _, v in gauge), default=0.0),
+        waits_counted=(counted[-1][1] - counted[0][1]) if len(counted) >= 2 else float("nan"),
+        scrapes=len(gauge),
+        burst_s=ended - began,
+    )
+    record_result("03.short_peak", **{k: float(v) for k, v in peak.__dict__.items()})
+    return peak

@@ -7,7 +7,6 @@ highest rate it needs stays far below what the load generator can drive
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from labkit.infra.load import LoadResult, run_load
+from labkit.infra.resources import usable_cores
 from labkit.infra.results import record_result
 
 __all__ = [
@@ -63,6 +63,20 @@ class Sweep:
     @property
     def best(self) -> SweepPoint:
         return max(self.points, key=lambda p: p.throughput_rps)
+
+    def table(self) -> str:
+        """One line per maxsize: throughput, p95, mean in_use, and the time each request
+        held its connection (Little's law backwards: mean in_use / throughput)."""
+        return "\n".join(
+            f"maxsize {p.maxsize:>2}: {p.throughput_rps:6.1f} req/s, p95 {p.p95_ms:6.1f} ms, "
+            f"mean in_use {p.mean_in_use:4.1f}, holding a connection "
+            f"{1000 * p.mean_in_use / p.throughput_rps:5.0f} ms per request"
+            for p in self.points
+        )
+
+    def hold_ms(self, point: SweepPoint) -> float:
+        """How long each request held its connection at ``point`` (mean in_use / throughput)."""
+        return 1000 * point.mean_in_use / point.throughput_rps
 
     @property
     def knee(self) -> SweepPoint:
@@ -155,12 +169,16 @@ def check_littles_law(
     return law
 
 
-def rule_of_thumb(effective_spindles: int = 0) -> int:
+def rule_of_thumb(effective_spindles: int = 0, cores: int | None = None) -> int:
     """The PostgreSQL wiki / HikariCP formula: (cores × 2) + effective spindles.
 
+    It sizes the **total** connections the database should serve at once, across every
+    pool of every app process, from the *database server's* cores. Here the database,
+    the app and the load generator share one machine, so ``cores`` defaults to the CPUs
+    this process may really use (affinity and container quota, not ``os.cpu_count()``).
     ``effective_spindles`` is 0 when the working set is cached in memory, as in these labs.
     """
-    return (os.cpu_count() or 1) * 2 + effective_spindles
+    return (usable_cores() if cores is None else cores) * 2 + effective_spindles
 
 
 def calibrate_cpu_work(app, target_ms: float = 20.0) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from labkit.monitoring.views import VIEWS
 
-__all__ = ["VIEWS", "start_monitoring"]
+__all__ = ["VIEWS", "mean_between", "start_monitoring"]
 
 
 def start_monitoring(app, prefer_prometheus: bool = True):
@@ -30,3 +30,13 @@ def start_monitoring(app, prefer_prometheus: bool = True):
     if server is not None:
         return PrometheusMonitor(server)
     return InKernelScraper(app)
+
+
+def mean_between(series: list[tuple[float, float]], start: float, end: float) -> float:
+    """The mean of a view's values between two times (NaN when none fall inside).
+
+    >>> mean_between([(1.0, 2.0), (2.0, 4.0), (9.0, 0.0)], 0, 5)
+    3.0
+    """
+    values = [v for t, v in series if start <= t <= end]
+    return sum(values) / len(values) if values else float("nan")

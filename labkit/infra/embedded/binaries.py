@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from labkit.errors import EmbeddedServerError
@@ -74,10 +75,13 @@ def run_program(
     *,
     run_as: str | None,
     cwd: Path,
-    log_tail: str = "",
+    context: Callable[[], str] = str,
     timeout: float = START_TIMEOUT_S,
 ) -> str:
     """Run one of the wheel's programs (as ``run_as`` under root) and return its output.
+
+    On failure, ``context()`` (read after the failure: the server log's tail, say)
+    is added to the error.
 
     Output goes to a temporary file, not a pipe: the postmaster that ``pg_ctl
     start`` leaves behind would keep a pipe open and hang the call.
@@ -99,11 +103,11 @@ def run_program(
             out.seek(0)
             raise EmbeddedServerError(
                 f"`{program} {' '.join(args)}` failed (exit {exc.returncode}):\n{out.read()}"
-                f"\n{log_tail}"
+                f"\n{context()}"
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise EmbeddedServerError(
-                f"`{program}` did not finish in {timeout:.0f} s.\n{log_tail}"
+                f"`{program}` did not finish in {timeout:.0f} s.\n{context()}"
             ) from exc
         out.seek(0)
         return out.read()

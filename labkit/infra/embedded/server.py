@@ -25,6 +25,7 @@ import os
 import shlex
 import shutil
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -188,7 +189,7 @@ class EmbeddedPostgres:
             args,
             run_as=self.run_as,
             cwd=self.home,
-            log_tail=f"Server log ({self.log_file}):\n{self.log_tail()}",
+            context=lambda: f"Server log ({self.log_file}):\n{self.log_tail()}",
         )
 
     def _pg_ctl(self, args: list[str]) -> str:
@@ -298,10 +299,22 @@ class EmbeddedPostgres:
         return " ".join(f"-c {key}={shlex.quote(str(value))}" for key, value in settings.items())
 
     def _start_postmaster(self) -> RunningServer:
+        """Start the postmaster on the saved port whenever that port can be had.
+
+        Clients (a running app, a psql in a terminal) know the server by its port, so
+        a restart keeps it. Only a port that something else now listens on makes us
+        choose another; the example app then follows the state file to the new port.
+        """
         state = self._state()
+        port = free_port(state.port)
+        if state.port and port != state.port:
+            warnings.warn(
+                f"port {state.port} is taken by another program; the embedded PostgreSQL now "
+                f"listens on {port} (a running example app follows it by itself)",
+                stacklevel=4,
+            )
         last_error: EmbeddedServerError | None = None
-        for attempt in range(2):  # a port taken between our check and the bind: try another
-            port = free_port(state.port if attempt == 0 else 0)
+        for attempt in range(4):
             write_state(self.state_file, ServerState(port=port, password=state.password))
             try:
                 self._pg_ctl(
@@ -318,6 +331,12 @@ class EmbeddedPostgres:
                 )
             except EmbeddedServerError as exc:
                 last_error = exc
+                if "could not bind" in str(exc) or "already in use" in str(exc):
+                    port = free_port(0)  # taken between our check and the bind
+                else:
+                    # e.g. the backends of a killed postmaster still hold its shared
+                    # memory for a moment: wait for them rather than move elsewhere.
+                    time.sleep(0.5 * (attempt + 1))
                 continue
             info = read_postmaster_pid(self.pgdata)
             if info is not None and self._answers(info):

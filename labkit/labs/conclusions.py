@@ -1,0 +1,319 @@
+"""The sentences a notebook prints about what it measured, computed from the numbers.
+
+A notebook never states an outcome whatever the numbers turned out to be: each
+function here takes the measured figures and returns a sentence that is true *for
+them*, branching where the data can go either way (TEACHING.md: "a conclusion
+branches on the data").
+
+>>> print(conclusions.http_vs_bare(http_ratio=3.1, bare_ratio=28.0))   # doctest: +SKIP
+
+Every call also records its figures and its sentence in the learner's results file
+(under ``"NN.conclusion.<name>"``), so a test can recompute each printed conclusion
+from the figures the notebook recorded and check that the two agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+from labkit.infra.results import record_result
+
+__all__ = [
+    "REGISTRY",
+    "alert_timeline",
+    "cold_first_wave",
+    "cpu_knee",
+    "exhaustion_queue",
+    "http_vs_bare",
+    "in_use_after_server_timeout",
+    "keepalive_lifetime",
+    "keepalive_pings",
+    "knee_vs_concurrency",
+    "load_generator_headroom",
+    "queue_is_the_sign",
+    "queue_moved_into_cpu",
+    "short_peak_seen",
+    "steady_state",
+]
+
+# "NN.conclusion.name" -> the pure function (figures -> sentence), for the consistency test
+REGISTRY: dict[str, Callable[..., str]] = {}
+
+
+def _conclusion(notebook: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Register ``fn`` and make each call record its figures and sentence."""
+
+    def wrap(fn: Callable[..., str]) -> Callable[..., str]:
+        key = f"{notebook}.conclusion.{fn.__name__}"
+        REGISTRY[key] = fn
+
+        @functools.wraps(fn)
+        def recorded(**figures: float) -> str:
+            sentence = fn(**figures)
+            record_result(key, sentence=sentence, **figures)
+            return sentence
+
+        return recorded
+
+    return wrap
+
+
+# ----------------------------------------------------------------------------- 01
+@_conclusion("01")
+def http_vs_bare(*, http_ratio: float, bare_ratio: float) -> str:
+    """Pooled/unpooled over HTTP against the same ratio measured on bare asyncpg."""
+    if http_ratio < bare_ratio:
+        return (
+            f"Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second: "
+            f"less than the {bare_ratio:.0f}x of the bare asyncpg test, because both endpoints "
+            "also pay the same HTTP and framework work per request, and only the connection "
+            "set-up differs."
+        )
+    return (
+        f"Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second, "
+        f"no less than the {bare_ratio:.0f}x of the bare asyncpg test: on this run the "
+        "connection set-up dominated each request even with HTTP around it."
+    )
+
+
+@_conclusion("01")
+def load_generator_headroom(*, pooled_rps: float, generator_rps: float) -> str:
+    """Did the load generator, rather than the pool, limit the pooled run?"""
+    share = pooled_rps / generator_rps if generator_rps else math.nan
+    if share >= 0.8:
+        return (
+            f"The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
+            "generator drove on this endpoint on its own, so the machine limited it, not the "
+            "pool: read the ratio as a lower bound."
+        )
+    return (
+        f"The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
+        "generator can drive on this endpoint, so the generator was not the limit: the ratio "
+        "measures the pool."
+    )
+
+
+@_conclusion("01")
+def cold_first_wave(
+    *, burst: int, opened: int, cold_slowest_ms: float, warm_slowest_ms: float
+) -> str:
+    """How many of the first wave's requests had to wait for a new connection."""
+    if opened == 0:
+        return (
+            f"With minsize=1 the pool opened no new connection during the first wave of "
+            f"{burst}: the requests took turns on the open one (slowest {cold_slowest_ms:.1f} ms "
+            f"against {warm_slowest_ms:.1f} ms with minsize={burst})."
+        )
+    return (
+        f"With minsize=1 the pool opened {opened} new connection(s) during the first wave of "
+        f"{burst}, so {opened} request(s) first waited for a connection to be set up: the "
+        f"slowest took {cold_slowest_ms:.1f} ms, against {warm_slowest_ms:.1f} ms when all "
+        f"{burst} were open in advance."
+    )
+
+
+# ----------------------------------------------------------------------------- 02
+@_conclusion("02")
+def knee_vs_concurrency(
+    *, knee: int, concurrency: int, knee_p95_ms: float, hold_ms: float, first_p95_ms: float
+) -> str:
+    """Where throughput stopped growing, and what p95 did on the way there."""
+    where = (
+        f"the knee came at maxsize={knee}, the {concurrency} clients' own concurrency: beyond "
+        "it no request is ever left waiting for a connection"
+        if knee == concurrency
+        else f"the knee came at maxsize={knee}, "
+        + ("below" if knee < concurrency else "above")
+        + f" the {concurrency} clients' concurrency"
+    )
+    near = knee_p95_ms <= 1.5 * hold_ms
+    p95 = (
+        f"p95 fell from {first_p95_ms:.0f} ms at maxsize 1 to {knee_p95_ms:.0f} ms, close to "
+        f"the {hold_ms:.0f} ms each request holds its connection"
+        if near
+        else f"p95 fell from {first_p95_ms:.0f} ms at maxsize 1 but was still "
+        f"{knee_p95_ms:.0f} ms at the knee, {knee_p95_ms / hold_ms:.1f}x the {hold_ms:.0f} ms hold"
+    )
+    return f"In your run {where}; {p95}."
+
+
+@_conclusion("02")
+def cpu_knee(*, knee: int, cores: int, rule: int, knee_rps: float, largest_rps: float) -> str:
+    """The CPU-bound knee against the cores this process may use and the rule of thumb."""
+    change = largest_rps / knee_rps - 1 if knee_rps else math.nan
+    first = (
+        f"Throughput stopped growing at maxsize={knee} ({knee_rps:.0f} req/s; the largest pool "
+        f"gave {change:+.0%}). This process may use {cores} core(s), so the rule of thumb says "
+        f"{rule}."
+    )
+    if knee <= rule:
+        return first + (
+            " The knee came at or below it: past that, a larger pool added connections, "
+            "not capacity."
+        )
+    return first + (
+        " Here the knee came above it: the rule is a starting point to measure from, "
+        "not a law (the database, the app and the load generator share these cores)."
+    )
+
+
+@_conclusion("02")
+def queue_moved_into_cpu(
+    *, small: int, small_hold_ms: float, large: int, large_hold_ms: float
+) -> str:
+    """Did a larger pool move the wait from the pool into the database's CPU?"""
+    if large_hold_ms > 1.3 * small_hold_ms:
+        return (
+            f"With maxsize={large} each request held its connection {large_hold_ms:.0f} ms "
+            f"instead of {small_hold_ms:.0f} ms with maxsize={small}: the queue moved from the "
+            "pool into the database's CPU, where the queries share the cores and each extra "
+            "connection costs server memory. A query there can still be bounded "
+            "(statement_timeout, or cancelling it), but a wait in the pool is cheaper, visible "
+            "in `waiting`, and bounded by an acquire timeout."
+        )
+    return (
+        f"With maxsize={large} each request held its connection {large_hold_ms:.0f} ms, about "
+        f"as long as the {small_hold_ms:.0f} ms with maxsize={small}: the database's CPU was "
+        "not the bottleneck at this load, so the extra connections cost memory but no time."
+    )
+
+
+# ----------------------------------------------------------------------------- 03
+@_conclusion("03")
+def steady_state(*, used: float, waiting: float, maxsize: int, clients: int) -> str:
+    """The pool's gauges during a steady overload, against what the arithmetic says."""
+    expected = max(0, clients - maxsize)
+    verdict = (
+        "as the arithmetic says"
+        if abs(used - maxsize) <= 0.5 and abs(waiting - expected) <= 0.75
+        else "off the arithmetic: the readings were taken while the load was still ramping "
+        "or ending"
+    )
+    return (
+        f"In the steady part of the run `used` averaged {used:.1f} (maxsize {maxsize}) and "
+        f"`waiting` {waiting:.1f} ({clients} clients - {maxsize} connections = {expected}): "
+        f"{verdict}."
+    )
+
+
+@_conclusion("03")
+def alert_timeline(
+    *, first_waiting_s: float, pending_s: float, firing_s: float, for_s: float
+) -> str:
+    """When the queue formed, and when the alert went pending and fired."""
+    return (
+        f"Requests started waiting {first_waiting_s:.1f} s into the run; the alert went "
+        f"pending at {pending_s:.1f} s and fired at {firing_s:.1f} s, "
+        f"{firing_s - first_waiting_s:.1f} s after the queue formed (its `for:` is "
+        f"{for_s:.0f} s, and each step waits for the next scrape and rule evaluation)."
+    )
+
+
+# ----------------------------------------------------------------------------- 04
+@_conclusion("04")
+def exhaustion_queue(*, peak_waiting: int, maxsize: int, concurrency: int, rounds_seen: int) -> str:
+    """The queue's peak and the latency steps, against the arithmetic of the burst."""
+    expected = max(0, concurrency - maxsize)
+    rounds = math.ceil(concurrency / maxsize)
+    peak = (
+        f"`waiting` peaked at {peak_waiting}, the {concurrency} requests minus maxsize {maxsize}"
+        if peak_waiting == expected
+        else f"`waiting` peaked at {peak_waiting} (the arithmetic says {concurrency} - "
+        f"{maxsize} = {expected}; the sampler reads 20 times a second and can miss an instant)"
+    )
+    return (
+        f"{peak}. The latencies fell into {rounds_seen} step(s) of one hold each "
+        f"({concurrency} requests / {maxsize} connections = {rounds} rounds)."
+    )
+
+
+@_conclusion("04")
+def queue_is_the_sign(*, peak_waiting: int, slowest_ms: float, hold_ms: float) -> str:
+    """What the queue says about the bottleneck, and what it does not say."""
+    if peak_waiting == 0:
+        return (
+            f"No request waited (slowest {slowest_ms:.0f} ms for a {hold_ms:.0f} ms hold): the "
+            "pool was large enough for this burst."
+        )
+    return (
+        f"Nothing failed and nothing was logged; the only sign was the wait queue, which "
+        f"peaked at {peak_waiting} while the slowest request took {slowest_ms:.0f} ms = "
+        f"{slowest_ms / hold_ms:.1f} holds. Here the hold is pg_sleep, so the database itself "
+        "was idle: a growing queue says the pool is the bottleneck for *this* load. Whether a "
+        "larger pool would help depends on the database's own capacity (notebook 02): if the "
+        "hold were CPU work, more connections would only move the queue into the database."
+    )
+
+
+@_conclusion("05")
+def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str:
+    """Did the pool take back the slot of a session the server ended?"""
+    if in_use_after < in_use_before:
+        return (
+            f"in_use went from {in_use_before} to {in_use_after}: asyncpg noticed that the "
+            "server closed the connection and took its slot back by itself, so the leaked "
+            "handle now refuses to work; the work in that transaction was rolled back."
+        )
+    return (
+        f"in_use stayed at {in_use_after} (it was {in_use_before}): the pool had not yet "
+        "noticed the closed connection when it was read; it takes the slot back on its next use."
+    )
+
+
+@_conclusion("05")
+def keepalive_pings(*, pings: int, survived: int, total: int, replaced: int) -> str:
+    """What periodic SELECT 1 through a pool did for its idle connections."""
+    if survived < total:
+        return (
+            f"With {pings} SELECT 1 pings, {survived} of {total} original connections survived: "
+            "asyncpg's pool hands out the most recently returned connection first (a LIFO "
+            "queue), so the pings kept reusing one and the idle ones behind it timed out. The "
+            f"pool quietly replaced {replaced}, paying a new connection each time."
+        )
+    return (
+        f"With {pings} SELECT 1 pings all {total} original connections survived this run: the "
+        "pings happened to reach every idle connection before the server's timeout."
+    )
+
+
+@_conclusion("05")
+def keepalive_lifetime(
+    *, minsize: int, closed_with_floor: int, closed_without_floor: int, first_request_ms: float
+) -> str:
+    """The pool's own idle lifetime, with and without a minsize floor."""
+    floor = (
+        f"With minsize={minsize} the lifetime changed nothing: the server still closed "
+        f"{closed_with_floor}, because asyncpg never retires connections below min_size."
+        if closed_with_floor > 0
+        else f"With minsize={minsize} the server closed none this time."
+    )
+    zero = (
+        "With minsize=0 the server closed none: the pool had already retired its idle "
+        f"connections, and the next request opened a fresh one in {first_request_ms:.1f} ms."
+        if closed_without_floor == 0
+        else f"With minsize=0 the server still closed {closed_without_floor}: the pool's timer "
+        "fired after the server's on this run."
+    )
+    return f"{floor} {zero}"
+
+
+@_conclusion("03")
+def short_peak_seen(
+    *, true_peak: float, gauge_max: float, waits_counted: float, burst_s: float
+) -> str:
+    """A peak shorter than the scrape interval: the gauge against the histogram."""
+    gauge = (
+        f"the `waiting` gauge, read at each scrape, never saw it (its largest reading was "
+        f"{gauge_max:.0f})"
+        if gauge_max < true_peak
+        else f"a scrape happened to land inside it and the gauge read {gauge_max:.0f}, but "
+        "only by luck: most bursts this short fall between two scrapes"
+    )
+    return (
+        f"The burst lasted {burst_s:.2f} s and up to {true_peak:.0f} requests waited at once; "
+        f"{gauge}. The wait-time histogram counted {waits_counted:.0f} acquires that waited "
+        "longer than 50 ms: every acquire is counted when it ends, so no wait slips between "
+        "scrapes. Peaks belong in the histogram and the timeouts counter, not in a gauge."
+    )
