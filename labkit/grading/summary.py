@@ -123,6 +123,7 @@ def plot_scores(rows: list[GradeRow], out: Path) -> Path:
 
     matplotlib.use("Agg")  # a file, not a window: this runs from the command line
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     by_assignment: dict[str, list[float]] = {}
     for r in rows:
@@ -135,6 +136,7 @@ def plot_scores(rows: list[GradeRow], out: Path) -> Path:
     ax.set_title("Score distribution")
     ax.set_xlabel("score (% of the maximum)")
     ax.set_ylabel("learners")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # learners come whole
     ax.set_xlim(0, 100)
     if by_assignment:
         ax.legend()
