@@ -1,4 +1,10 @@
-"""``labkit`` on the command line: ``labkit db ...``, ``labkit quiz ...``, ``labkit grade ...``."""
+"""``labkit`` on the command line.
+
+- ``labkit db start | status | stop | reset | url``: the lab's PostgreSQL;
+- ``labkit quiz set-answer(s) | release | key-template``: the question banks;
+- ``labkit nbgrader generate``: class mode's nbgrader assignments;
+- ``labkit grade``: a gradebook from submitted notebooks.
+"""
 
 from __future__ import annotations
 
@@ -84,48 +90,9 @@ DB_ACTIONS = {
 }
 
 
-def _quiz_set_answer(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from labkit.grading.authoring import set_answer
-
-    set_answer(
-        Path(args.bank),
-        args.question,
-        args.answer,
-        tolerance=args.tolerance,
-        decimals=args.decimals,
-    )
-    print(f"{args.question}: salted hash written to {args.bank}")
-    return 0
-
-
-def _quiz_set_answers(args: argparse.Namespace) -> int:
-    """Apply an instructor file: {question id: {answer, tolerance?, decimals?}}."""
-    from pathlib import Path
-
-    import yaml
-
-    from labkit.grading.authoring import set_answer
-    from labkit.grading.banks import bank_files
-
-    answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
-    for qid, spec in answers.items():
-        bank = bank_files()[qid.split("-")[0]]
-        set_answer(
-            bank,
-            qid,
-            str(spec["answer"]),
-            tolerance=spec.get("tolerance", 0.0),
-            decimals=spec.get("decimals", 0),
-        )
-    print(f"{len(answers)} answers hashed into the banks")
-    return 0
-
-
 @contextmanager
 def _banks_from(folder: str | None) -> Iterator[None]:
-    """Grade against the banks in ``folder`` (when given) while the block runs.
+    """Use the banks in ``folder`` (when given) while the block runs: ``--banks DIR``.
 
     It sets LABKIT_BANKS, the one switch labkit.grading.banks honours, so nothing
     else needs to know about ``--banks``; the old value comes back afterwards for
@@ -150,21 +117,137 @@ def _banks_from(folder: str | None) -> Iterator[None]:
             os.environ["LABKIT_BANKS"] = previous
 
 
-def _grade(args: argparse.Namespace) -> int:
-    from labkit.grading.gradebook import grade_all, write_csv, write_json
+def _quiz_set_answer(args: argparse.Namespace) -> int:
+    from labkit.grading.authoring import set_answer
 
-    with _banks_from(args.banks):
-        rows = grade_all([Path(p) for p in args.paths])
+    set_answer(
+        Path(args.bank),
+        args.question,
+        args.answer,
+        tolerance=args.tolerance,
+        decimals=args.decimals,
+    )
+    print(f"{args.question}: salted hash written to {args.bank}")
+    return 0
+
+
+def _quiz_set_answers(args: argparse.Namespace) -> int:
+    """Apply an instructor file: {question id: {answer, tolerance?, decimals?}}."""
+    import yaml
+
+    from labkit.grading.authoring import set_answer
+    from labkit.grading.banks import bank_files
+
+    answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
+    for qid, spec in answers.items():
+        bank = bank_files()[qid.split("-")[0]]
+        set_answer(
+            bank,
+            qid,
+            str(spec["answer"]),
+            tolerance=spec.get("tolerance", 0.0),
+            decimals=spec.get("decimals", 0),
+        )
+    print(f"{len(answers)} answers hashed into the banks")
+    return 0
+
+
+def _quiz_release(args: argparse.Namespace) -> int:
+    from labkit.grading.release import release_banks
+
+    written = release_banks(
+        Path(args.out), args.notebook or None, keep_explanations=args.keep_explanations
+    )
+    print(f"class release (questions, no answer material) written to {args.out}:")
+    for path in written:
+        print(f"  {path.name}")
+    return 0
+
+
+def _quiz_key_template(args: argparse.Namespace) -> int:
+    from labkit.grading.key import key_template, refuse_inside_repository
+
+    out = Path(args.out).expanduser()
+    refuse_inside_repository(out)
+    if out.exists() and not args.force:
+        print(f"labkit: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    out.write_text(key_template(args.notebook or None), encoding="utf-8")
+    print(f"key template written to {out}: fill in each answer, and keep it to yourself")
+    return 0
+
+
+def _nbgrader_generate(args: argparse.Namespace) -> int:
+    from labkit.grading.assignment import write_assignment
+    from labkit.grading.key import load_key, lopsided
+
+    key = load_key(Path(args.key))
+    if warning := lopsided(key):
+        print(f"labkit: note: {warning}", file=sys.stderr)
+    for notebook in args.notebooks:
+        target = write_assignment(Path(args.course), Path(notebook), key, timeout=args.timeout)
+        print(f"wrote {target}")
+    print(
+        f"next, in {args.course}: nbgrader generate_assignment NAME, release it, collect, "
+        "then nbgrader autograde NAME and nbgrader export (docs/instructor-grading.md)"
+    )
+    return 0
+
+
+def _class_release_in_force() -> bool:
+    from labkit.grading.banks import bank_files, load_bank
+
+    return any(load_bank(path).get("mode") == "class" for path in bank_files().values())
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from labkit.grading.gradebook import GradingOptions, grade_all, write_csv, write_json
+    from labkit.grading.key import load_key
+    from labkit.grading.summary import (
+        format_summary,
+        plot_scores,
+        summarize,
+        write_summary_csv,
+    )
+
+    if not args.key and _class_release_in_force():
+        print(
+            "labkit: the banks in force are a class release, with no answers to grade "
+            "against: pass your key with --key FILE",
+            file=sys.stderr,
+        )
+        return 2
+    options = GradingOptions(
+        key=load_key(Path(args.key)) if args.key else None,
+        attempts=args.attempts,
+        retry_penalty=args.retry_penalty,
+        execute=args.execute,
+        timeout=args.timeout,
+    )
+    rows = grade_all([Path(p) for p in args.paths], options)
     if not rows:
         print("labkit: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
         return 2
     write_csv(rows, Path(args.out))
+    written = [args.out]
     if args.json:
         write_json(rows, Path(args.json))
+        written.append(args.json)
     for row in rows:
         verdict = f"ERROR {row.error}" if row.error else f"{row.raw_score:g}/{row.max_score:g}"
         print(f"{row.student_id:<24} {row.assignment:<4} {verdict}")
-    print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+        for flag in row.flags:
+            print(f"{'':<24}      ! {flag}")
+    summaries = summarize(rows)
+    print()
+    print(format_summary(summaries))
+    if args.summary:
+        write_summary_csv(summaries, Path(args.summary))
+        written.append(args.summary)
+    if args.plot:
+        plot_scores(rows, Path(args.plot))
+        written.append(args.plot)
+    print("wrote " + ", ".join(written))
     return 0
 
 
@@ -176,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in DB_ACTIONS.items():
         actions.add_parser(name, help=help_text)
 
-    quiz = commands.add_parser("quiz", help="author the question banks")
+    banks_help = "use the question banks in DIR instead of the installed ones (LABKIT_BANKS)"
+    quiz = commands.add_parser("quiz", help="author and release the question banks")
     quiz_actions = quiz.add_subparsers(dest="action", required=True)
-    one = quiz_actions.add_parser("set-answer", help="hash one answer into a bank")
+    one = quiz_actions.add_parser("set-answer", help="hash one answer into a self-check bank")
     one.add_argument("bank")
     one.add_argument("question")
     one.add_argument("answer", help="a letter, letters like A,C, or a number")
@@ -187,18 +271,78 @@ def build_parser() -> argparse.ArgumentParser:
     one.set_defaults(run=_quiz_set_answer)
     many = quiz_actions.add_parser("set-answers", help="hash every answer of an instructor file")
     many.add_argument("file")
+    many.add_argument("--banks", metavar="DIR", help=banks_help)
     many.set_defaults(run=_quiz_set_answers)
+    release = quiz_actions.add_parser(
+        "release", help="write a class release of the banks: questions, no answer material"
+    )
+    release.add_argument("--out", required=True, help="the folder to write the release into")
+    release.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
+    release.add_argument("--banks", metavar="DIR", help=banks_help)
+    release.add_argument(
+        "--keep-explanations",
+        action="store_true",
+        help="keep the explanations (left out by default: they often state the answer)",
+    )
+    release.set_defaults(run=_quiz_release)
+    template = quiz_actions.add_parser(
+        "key-template", help="write an answer key to fill in, outside the repository"
+    )
+    template.add_argument("--out", required=True, help="e.g. ~/course/key.yaml")
+    template.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
+    template.add_argument("--banks", metavar="DIR", help=banks_help)
+    template.add_argument("--force", action="store_true", help="overwrite an existing file")
+    template.set_defaults(run=_quiz_key_template)
+
+    nbg = commands.add_parser("nbgrader", help="class mode on nbgrader")
+    nbg_actions = nbg.add_subparsers(dest="action", required=True)
+    generate = nbg_actions.add_parser(
+        "generate", help="write nbgrader source notebooks whose hidden tests hold the key"
+    )
+    generate.add_argument("notebooks", nargs="+", help="the Pool Lab notebooks to assign")
+    generate.add_argument("--key", required=True, help="your answer key (outside the repo)")
+    generate.add_argument("--course", required=True, help="the nbgrader course folder")
+    generate.add_argument("--banks", metavar="DIR", help=banks_help)
+    generate.add_argument(
+        "--timeout", type=int, default=300, help="autograde's limit per cell, in seconds"
+    )
+    generate.set_defaults(run=_nbgrader_generate)
 
     grade = commands.add_parser("grade", help="grade submitted notebooks into a gradebook")
     grade.add_argument("paths", nargs="+", help="notebooks, or folders of them")
     grade.add_argument("--out", default="grades.csv", help="CSV in nbgrader's export shape")
     grade.add_argument("--json", help="also write the rows as JSON for LMS import")
+    grade.add_argument("--key", help="class mode: grade against this answer key")
     grade.add_argument(
         "--banks",
         metavar="DIR",
         help="grade against the question banks in DIR (e.g. your own copy) instead of the "
         "installed ones; same as setting LABKIT_BANKS",
     )
+    grade.add_argument(
+        "--execute",
+        action="store_true",
+        help="re-run each notebook in a fresh lab to verify measured answers "
+        "(without it they are listed as self-reported and not counted)",
+    )
+    grade.add_argument(
+        "--timeout", type=int, default=300, help="with --execute: limit per cell, in seconds"
+    )
+    grade.add_argument(
+        "--attempts",
+        choices=["last", "first", "penalty"],
+        default="last",
+        help="which attempt counts (default: last, as nbgrader grades the final answer)",
+    )
+    grade.add_argument(
+        "--retry-penalty",
+        type=float,
+        default=0.25,
+        help="with --attempts penalty: share of a question's points taken per retry "
+        "made after feedback (default 0.25)",
+    )
+    grade.add_argument("--summary", help="write the per-question summary as CSV")
+    grade.add_argument("--plot", help="write the score distribution as an image (PNG)")
     grade.set_defaults(run=_grade)
     return parser
 
@@ -208,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "db":
             return DB_ACTIONS[args.action][0]()
-        return args.run(args)
+        with _banks_from(getattr(args, "banks", None)):  # --banks DIR, for this run only
+            return args.run(args)
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2

@@ -85,3 +85,86 @@ async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) ->
             return True
         await asyncio.sleep(interval)
     return await predicate()
+
+
+# ----------------------------------------------------------------------------- answer keys
+# No answer key lives in the repository. Tests that need right answers re-key a copy of
+# the banks with a key drawn at random for this run, and grade against that key.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Rekeyed:
+    """A copy of the kit's banks re-keyed at random, and the key, both in a temp folder."""
+
+    def __init__(self, folder: Path, rng) -> None:
+        import yaml
+
+        from labkit.grading.authoring import set_answer
+
+        self.banks = folder / "banks"
+        self.banks.mkdir()
+        for path in sorted((ROOT / "quizzes").glob("*")):
+            shutil.copyfile(path, self.banks / path.name)
+        self.answers: dict[str, dict] = {}
+        self.items: dict[str, dict] = {}
+        for path in sorted(self.banks.glob("*.yaml")):
+            for item in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
+                self.items[item["id"]] = item
+                spec = self._draw(item, rng)
+                if spec is None:
+                    continue
+                self.answers[item["id"]] = spec
+                set_answer(
+                    path,
+                    item["id"],
+                    str(spec["answer"]),
+                    tolerance=spec.get("tolerance", 0.0),
+                    decimals=spec.get("decimals", 0),
+                )
+        self.key_path = folder / "key.yaml"
+        self.key_path.write_text(yaml.safe_dump(self.answers), encoding="utf-8")
+
+    @staticmethod
+    def _draw(item: dict, rng) -> dict | None:
+        options = sorted(item.get("options", {}))
+        if item["type"] == "single":
+            return {"answer": rng.choice(options)}
+        if item["type"] == "multiple":  # at least one right and one wrong choice
+            picked = rng.sample(options, rng.randint(1, len(options) - 1))
+            return {"answer": ",".join(sorted(picked))}
+        if item["type"] == "numeric":
+            if rng.random() < 0.5:
+                return {"answer": rng.randint(1, 99), "tolerance": 0.0, "decimals": 0}
+            return {"answer": rng.randint(10, 990) / 10, "tolerance": 0.5, "decimals": 1}
+        return None  # measured: graded against the learner's own figure
+
+    def right(self, qid: str):
+        """The key's answer to ``qid``."""
+        return self.answers[qid]["answer"]
+
+    def wrong(self, qid: str):
+        """An answer to ``qid`` that earns nothing."""
+        item, right = self.items[qid], self.right(qid)
+        if item["type"] == "single":
+            return next(o for o in sorted(item["options"]) if o != right)
+        if item["type"] == "multiple":
+            return next(o for o in sorted(item["options"]) if o not in right.split(","))
+        return right + 10
+
+    def questions(self, notebook: str, kind: str | None = None) -> list[str]:
+        """The ids of a notebook's questions (of one ``kind``)."""
+        return [
+            qid
+            for qid, item in self.items.items()
+            if qid.startswith(f"{notebook}-") and kind in (None, item["type"])
+        ]
+
+
+@pytest.fixture
+def rekeyed(tmp_path, monkeypatch) -> Rekeyed:
+    """The banks re-keyed at random (in force through LABKIT_BANKS), with their key file."""
+    import random
+
+    made = Rekeyed(tmp_path, random.Random())
+    monkeypatch.setenv("LABKIT_BANKS", str(made.banks))
+    return made

@@ -1,10 +1,18 @@
-"""The experiments behind notebooks 01 and 02, and the tuning lab's plain function."""
+"""The experiments behind notebooks 00, 01 and 02, and the tuning lab's plain function."""
 
 from __future__ import annotations
 
 from labkit.infra.results import get_result
-from labkit.labs import principles, tuning
+from labkit.labs import principles, start_here, tuning
 from labkit.widgets import tuning_lab
+
+
+def test_each_request_holding_a_connection_counts_once_in_in_use(start_app):
+    app = start_app(minsize=1, maxsize=5)
+    reading = start_here.hold_connections(app, requests=4, hold_ms=500)
+    assert reading.peak_in_use == 4 and reading.during["size"] >= 4
+    assert reading.after["in_use"] == 0 and reading.statuses == [200] * 4
+    assert get_result("00.hold")["peak_in_use"] == 4
 
 
 def test_connect_cost_shows_a_pooled_query_is_cheaper(database):

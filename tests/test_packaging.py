@@ -26,6 +26,7 @@ import yaml
 
 from labkit import cli
 from labkit.grading import banks, checking, records
+from labkit.grading.sheet import Attempt
 
 ROOT = Path(__file__).resolve().parent.parent
 BANKS = sorted(p.name for p in (ROOT / "quizzes").glob("*.yaml"))
@@ -199,7 +200,11 @@ def test_installed_labkit_is_the_wheels_and_finds_its_files(fresh_venv, tmp_path
 
 def submission(path: Path, learner: str, responses: dict) -> Path:
     """A notebook whose quiz cell ran with these responses, as a learner would save it."""
-    made = [records.record(checking.grade(banks.question(q), r)) for q, r in responses.items()]
+    made = []
+    for qid, response in responses.items():
+        item = banks.question(qid)
+        attempt = Attempt(checking.canonical(item, response), "2026-01-01T10:00:00", True, "x")
+        made.append(records.record(item, [attempt], "self-check", checking.grade(item, response)))
     cell = nbformat.v4.new_code_cell("results = quiz.submit(my_answers)")
     cell.outputs = [
         nbformat.v4.new_output(
@@ -211,6 +216,16 @@ def submission(path: Path, learner: str, responses: dict) -> Path:
     return path
 
 
+def right(qid: str) -> str:
+    """The public self-check bank's right letter(s), read from its hashes (no key here)."""
+    return ",".join(sorted(checking.right_options(banks.question(qid), None)))
+
+
+def wrong(qid: str) -> str:
+    """A letter that earns nothing."""
+    return next(o for o in banks.question(qid)["options"] if o not in right(qid).split(","))
+
+
 def gradebook(path: Path) -> dict[str, dict]:
     with path.open(newline="", encoding="utf-8") as handle:
         return {row["student_id"]: row for row in csv.DictReader(handle)}
@@ -219,9 +234,10 @@ def gradebook(path: Path) -> dict[str, dict]:
 def test_installed_grade_command_grades_a_submission(fresh_venv, tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
-    answers = {"04-q1": "B", "04-q2": "D", "04-q3": 6, "04-q5": "A,C"}  # all right: 1+1+1+2
-    submission(folder / "ada.ipynb", "ada", answers)
-    submission(folder / "bo.ipynb", "bo", {"04-q1": "A", "04-q2": "D"})  # 0 + 1
+    singles = [q["id"] for q in banks.questions("04") if q["type"] == "single"]
+    submission(folder / "ada.ipynb", "ada", {qid: right(qid) for qid in singles})  # all right
+    first, *others = singles
+    submission(folder / "bo.ipynb", "bo", {first: wrong(first), **{q: right(q) for q in others}})
     # cwd outside the checkout, so nothing there can be imported or read by accident
     out = run(
         fresh_venv / "bin" / "labkit",
@@ -235,8 +251,10 @@ def test_installed_grade_command_grades_a_submission(fresh_venv, tmp_path):
     assert "ada" in out and "ERROR" not in out
     rows = gradebook(tmp_path / "grades.csv")
     max_score = sum(float(q["points"]) for q in banks.questions("04"))
-    assert float(rows["ada"]["raw_score"]) == 5 and rows["ada"]["error"] == ""
-    assert float(rows["bo"]["raw_score"]) == 1
+    points = {q["id"]: float(q["points"]) for q in banks.questions("04")}
+    assert float(rows["ada"]["raw_score"]) == sum(points[q] for q in singles)
+    assert rows["ada"]["error"] == ""
+    assert float(rows["bo"]["raw_score"]) == sum(points[q] for q in others)
     assert float(rows["ada"]["max_score"]) == max_score
 
 
@@ -252,7 +270,7 @@ def test_grade_banks_option_grades_against_the_given_folder(tmp_path, monkeypatc
     assert q1["points"] == 1
     q1["points"] = 3
     bank_file.write_text(yaml.safe_dump(bank, allow_unicode=True), encoding="utf-8")
-    submission(tmp_path / "ada.ipynb", "ada", {"04-q1": "B"})
+    submission(tmp_path / "ada.ipynb", "ada", {"04-q1": right("04-q1")})
 
     assert cli.main(["grade", str(tmp_path / "ada.ipynb"), "--out", str(tmp_path / "a.csv")]) == 0
     assert float(gradebook(tmp_path / "a.csv")["ada"]["raw_score"]) == 1
@@ -264,7 +282,7 @@ def test_grade_banks_option_grades_against_the_given_folder(tmp_path, monkeypatc
 
 def test_grade_banks_option_names_a_missing_or_empty_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # where the default grades.csv would go
-    nb = str(submission(tmp_path / "ada.ipynb", "ada", {"04-q1": "B"}))
+    nb = str(submission(tmp_path / "ada.ipynb", "ada", {"04-q1": right("04-q1")}))
     assert cli.main(["grade", nb, "--banks", str(tmp_path / "nope")]) == 2
     assert "--banks" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()

@@ -4,6 +4,12 @@ The banks live in ``quizzes/`` at the top of the repository; a built wheel carri
 a copy as ``labkit/_banks``. ``LABKIT_BANKS`` (or ``labkit grade --banks DIR``)
 points at another folder of banks, for example an instructor's own.
 LABKIT_LANG chooses the language: ``en`` (default) or ``zh``.
+
+A bank is in one of two modes (:func:`quiz_mode`): **self-check**, the default, whose
+answers are salted hashes for instant feedback (anyone with the bank can recover them,
+so they are never secret), or **class**, a release made by ``labkit quiz release``
+that carries no answer material at all: answers are recorded, and graded by an
+instructor who keeps the key outside the repository.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import yaml
 from labkit.errors import LabkitError
 
 LANGUAGES = ("en", "zh")
+MODES = ("self-check", "class")
 _PACKAGE = Path(__file__).resolve().parent.parent
 _WHEEL_BANKS = _PACKAGE / "_banks"  # written by setup.py's build step into the wheel
 _CHECKOUT_BANKS = _PACKAGE.parent / "quizzes"
@@ -103,7 +110,7 @@ def _load_bank(path: Path, _mtime_ns: int) -> dict:
 
 def question(qid: str) -> dict:
     """The question ``qid`` ("04-q1": bank 04, question 1)."""
-    prefix = qid.split("-")[0]
+    prefix = notebook_of(qid)
     files = bank_files()
     path = files.get(prefix)
     if path is None:
@@ -120,6 +127,33 @@ def questions(notebook: str) -> list[dict]:
     if path is None:
         raise QuizError(f"no question bank for notebook {notebook!r}")
     return load_bank(path)["questions"]
+
+
+def is_exercise(item: dict) -> bool:
+    """Is ``item`` a live exercise (passed by doing it, not answered in the quiz)?"""
+    return item["type"] == "exercise"
+
+
+def quiz_mode(notebook: str) -> str:
+    """``"class"`` or ``"self-check"``: the mode a notebook's quiz runs in.
+
+    A class release of the banks says ``mode: class``; ``LABKIT_QUIZ_MODE=class``
+    turns any bank into class mode (no feedback) for a whole environment.
+    """
+    forced = os.environ.get("LABKIT_QUIZ_MODE", "").strip().lower()
+    if forced and forced not in MODES:
+        raise QuizError(f"LABKIT_QUIZ_MODE={forced!r} is not a mode; use one of {MODES}")
+    if forced == "class":
+        return "class"
+    path = bank_files().get(notebook)
+    if path is None:
+        raise QuizError(f"no question bank for notebook {notebook!r}")
+    return load_bank(path).get("mode", "self-check")
+
+
+def notebook_of(qid: str) -> str:
+    """The notebook a question belongs to: "04-q1" -> "04"."""
+    return qid.split("-")[0]
 
 
 def text(item: dict, field: str = "text") -> str:

@@ -1,10 +1,17 @@
-"""Grading one answer against its question: letters, numbers, and the learner's own figures.
+"""Grading one answer: letters, numbers, and the learner's own figures.
 
->>> grade(question("04-q1"), "B")     # doctest: +SKIP
-QuizResult(question='04-q1', correct=True, points=1.0, ...)
+>>> grade(question("04-q1"), "B")                     # doctest: +SKIP
+QuizResult(question='04-q1', correct=..., points=..., ...)
+>>> grade(question("04-q1"), "B", key={"answer": "C"})  # a key's entry  # doctest: +SKIP
+
+Choice and numeric questions are graded against the bank's salted hashes (a
+self-check bank) or against an instructor's key entry (class mode: the class
+release of a bank has no answer material, so the key is the only source).
 
 *Measured* questions have no stored answer at all: the expected value is the
-learner's own figure, read from the results file that the labs wrote.
+learner's own figure, read from the results file that the labs wrote, or the
+figure of the grader's re-run (``rerun=True`` then applies ``rerun_tolerance``).
+An *exercise* is passed by doing it: its figure (``passed``) is the whole answer.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ class QuizResult:
     max_points: float
     feedback: str
     explanation: str
-    expected: float | None = None  # measured questions only: the learner's own figure
+    expected: float | None = None  # measured questions only: the figure graded against
 
     def __str__(self) -> str:
         mark = "✔ correct" if self.correct else "✘ not quite"
@@ -36,6 +43,7 @@ class QuizResult:
 
 
 def letters(item: dict, response: object, many: bool) -> list[str]:
+    """The letters picked, checked against the question's options; sorted, no repeats."""
     options = list(item["options"])
     if isinstance(response, str):
         picked = [p.strip().upper() for p in response.replace(" ", ",").split(",") if p.strip()]
@@ -52,6 +60,7 @@ def letters(item: dict, response: object, many: bool) -> list[str]:
 
 
 def number(item: dict, response: object) -> float:
+    """The response as a number ("4", 2.5, "6x" and "10%" all read as numbers)."""
     try:
         value = float(str(response).strip().rstrip("%x×"))
     except ValueError:
@@ -61,6 +70,16 @@ def number(item: dict, response: object) -> float:
             f"{item['id']}: answer with a number, e.g. 4 or 2.5; got {response!r}"
         )
     return value
+
+
+def canonical(item: dict, response: object) -> object:
+    """The response in the form records keep: "B", "A,C" or a float. Checks the form only."""
+    kind = item["type"]
+    if kind == "single":
+        return letters(item, response, many=False)[0]
+    if kind == "multiple":
+        return ",".join(letters(item, response, many=True))
+    return number(item, response)
 
 
 def grid_match(answer: dict, value: float) -> bool:
@@ -78,18 +97,55 @@ def grid_match(answer: dict, value: float) -> bool:
     )
 
 
-def grade(item: dict, response: object, expected: float | None = None) -> QuizResult:
-    """Grade one response. ``expected`` overrides a measured question's source."""
+def right_options(item: dict, key: dict | None) -> set[str]:
+    """The right letters of a choice question, from the key entry or the bank's hashes."""
+    if key is not None:
+        return set(letters(item, key["answer"], many=item["type"] == "multiple"))
+    stored = _stored_answer(item)
+    if item["type"] == "single":
+        return {o for o in item["options"] if digest(stored["salt"], o) == stored["hash"]}
+    return {o for o, h in stored["options"].items() if digest(stored["salt"], f"{o}:1") == h}
+
+
+def _stored_answer(item: dict) -> dict:
+    stored = item.get("answer")
+    if stored is None:
+        raise QuizError(
+            f"{item['id']} has no answer in this bank (a class release): it is graded by "
+            "your instructor against their key (`labkit grade --key FILE`)."
+        )
+    return stored
+
+
+def allowed_error(tolerance: dict, expected: float) -> float:
+    """How far from ``expected`` an answer may be: absolute + relative × |expected|."""
+    return tolerance.get("absolute", 0.0) + tolerance.get("relative", 0.0) * abs(expected)
+
+
+def grade(
+    item: dict,
+    response: object,
+    expected: float | None = None,
+    *,
+    key: dict | None = None,
+    rerun: bool = False,
+) -> QuizResult:
+    """Grade one response.
+
+    ``key`` is an instructor's key entry ({"answer": "B"} or {"answer": 6,
+    "tolerance": 0.5}); without it the bank's hashes are used. For a measured
+    question, ``expected`` overrides the learner's results file, and ``rerun``
+    says it comes from the grader's re-run, so the looser ``rerun_tolerance`` holds.
+    """
     kind, points = item["type"], float(item["points"])
     score, feedback = 0.0, ""
     if kind == "single":
         picked = letters(item, response, many=False)[0]
-        score = points if digest(item["answer"]["salt"], picked) == item["answer"]["hash"] else 0
+        score = points if picked in right_options(item, key) else 0
         response = picked
     elif kind == "multiple":
         picked = letters(item, response, many=True)
-        per_option = item["answer"]["options"]
-        right = {o for o, h in per_option.items() if digest(item["answer"]["salt"], f"{o}:1") == h}
+        right = right_options(item, key)
         hits, misses = len(set(picked) & right), len(set(picked) - right)
         score = points * max(0, hits - misses) / len(right)
         feedback = (
@@ -99,25 +155,30 @@ def grade(item: dict, response: object, expected: float | None = None) -> QuizRe
         response = ",".join(picked)
     elif kind == "numeric":
         value = number(item, response)
-        score = points if grid_match(item["answer"], value) else 0
-        feedback = f"accepted within ±{item['answer']['tolerance']:g}"
+        if key is not None:
+            tolerance = float(key.get("tolerance", 0.0))
+            score = points if abs(value - number(item, key["answer"])) <= tolerance + 1e-9 else 0
+        else:
+            tolerance = _stored_answer(item)["tolerance"]
+            score = points if grid_match(item["answer"], value) else 0
+        feedback = f"accepted within ±{tolerance:g}"
         response = value
     elif kind == "measured":
         value = number(item, response)
         if expected is None:
-            source = item["source"]
-            figures = get_result(source["experiment"])
-            if figures is None:
-                raise QuizError(
-                    f"{item['id']} is graded against your own measurement from "
-                    f"{source['experiment']!r}, which has not run yet: run that experiment first."
-                )
-            expected = float(figures[source["key"]])
-        tolerance = item["tolerance"]
-        allowed = tolerance.get("absolute", 0.0) + tolerance.get("relative", 0.0) * abs(expected)
+            expected = own_figure(item)
+        tolerance = item.get("rerun_tolerance", item["tolerance"]) if rerun else item["tolerance"]
+        allowed = allowed_error(tolerance, expected)
         score = points if abs(value - expected) <= allowed + 1e-12 else 0
-        feedback = f"your measurement says {expected:.3g}; accepted within ±{allowed:.3g}"
+        whose = "the grader's re-run measured" if rerun else "your measurement says"
+        feedback = f"{whose} {expected:.3g}; accepted within ±{allowed:.3g}"
         response = value
+    elif kind == "exercise":
+        if expected is None:
+            expected = own_figure(item)
+        score = points if expected >= 1 else 0
+        feedback = "the exercise passed" if score else "the exercise has not passed yet"
+        response = bool(expected >= 1)
     return QuizResult(
         item["id"],
         response,
@@ -128,3 +189,16 @@ def grade(item: dict, response: object, expected: float | None = None) -> QuizRe
         text(item, "explanation"),
         expected,
     )
+
+
+def own_figure(item: dict) -> float:
+    """A measured question's expected value (or an exercise's ``passed``, as 1.0 or 0.0):
+    the figure this learner's lab recorded."""
+    source = item["source"]
+    figures = get_result(source["experiment"])
+    if figures is None:
+        raise QuizError(
+            f"{item['id']} is graded against your own measurement from "
+            f"{source['experiment']!r}, which has not run yet: run that experiment first."
+        )
+    return float(figures[source["key"]])

@@ -6,6 +6,9 @@
 2. :func:`grade_pool_settings` runs a fixed load with your ``maxsize`` and
    ``acquire_timeout`` and passes when the latency and error targets are met
    within the connection budget.
+
+Each run records its outcome for the quizzes, and in the cell's output for the
+gradebook, under the bank's exercise question (``02-e1``, ``05-e1``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from labkit.grading.banks import QuizError, bank_files, load_bank, notebook_of, quiz_mode
+from labkit.grading.checking import grade
+from labkit.grading.records import display_records, record
+from labkit.grading.sheet import SHEET
 from labkit.infra.load import run_load
 from labkit.infra.results import record_result
 from labkit.infra.sessions import app_sessions
@@ -69,6 +76,7 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
         client.post("/exercise/cleanup").raise_for_status()
     app._fastapi_app.state.exercise = None
     record_result("exercise.leak_fix", passed=passed, left_checked_out=len(left))
+    _record_for_grading("exercise.leak_fix", passed)
     return ExerciseResult("Fix the leaking handler", passed, details)
 
 
@@ -125,3 +133,29 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
         error_rate=errors,
     )
     return ExerciseResult("Choose pool settings", passed, details)
+
+
+def _exercise_question(experiment: str) -> dict | None:
+    """The bank question an exercise's outcome answers (None when the banks have none)."""
+    for path in bank_files().values():
+        for item in load_bank(path)["questions"]:
+            if item["type"] == "exercise" and item["source"]["experiment"] == experiment:
+                return item
+    return None
+
+
+def _record_for_grading(experiment: str, passed: bool) -> None:
+    """Leave the outcome in the cell's output, as the record of the exercise question."""
+    try:
+        item = _exercise_question(experiment)
+    except QuizError:
+        return  # no banks to be found: the exercise still ran, nothing to record
+    if item is None:
+        return
+    mode = quiz_mode(notebook_of(item["id"]))
+    SHEET.add(item["id"], passed, feedback=True, via="exercise")
+    attempts = SHEET.attempts(item["id"])
+    figure = 1.0 if passed else 0.0
+    result = grade(item, None, expected=figure) if mode == "self-check" else None
+    made = record(item, attempts, mode, result, expected=figure)
+    display_records([made], f"{item['id']}: recorded for grading")

@@ -1,17 +1,55 @@
-"""The quiz as ipywidgets: choose, press Check, read the feedback and explanation."""
+"""The quiz as ipywidgets: choose, press Check (self-check) or Record (class), read the result.
+
+Every press is an attempt the kernel keeps (:mod:`.sheet`), so the submit cell
+records the widgets' answers without the learner typing them again.
+"""
 
 from __future__ import annotations
 
-from labkit.grading.banks import QuizError, language, question, questions, text
-from labkit.grading.checking import grade
-from labkit.grading.progress import save_progress
+from labkit.grading.banks import (
+    QuizError,
+    is_exercise,
+    language,
+    notebook_of,
+    question,
+    questions,
+    quiz_mode,
+)
+from labkit.grading.banks import text as bank_text
+
+# What each mode promises, said at the top of the quiz (TEACHING: say which mode is in force).
+BANNERS = {
+    "self-check": {
+        "en": "<b>Self-check.</b> Each answer is checked at once and explained. This is for "
+        "you to learn from, not a grade. Your answers here are kept: the cell after the "
+        "quiz records them in the notebook.",
+        "zh": "<b>自测。</b>每个答案都会立即判定并给出解释。它帮助你学习，不计成绩。"
+        "你在这里的作答会被保留：测验下方的单元格会把它们记录到笔记本中。",
+    },
+    "class": {
+        "en": "<b>Class quiz.</b> Your answers are recorded, not checked: your instructor "
+        "grades them, and feedback comes with your grades. Measured questions are verified "
+        "by re-running your notebook. Run the cell after the quiz, then save the notebook.",
+        "zh": "<b>课堂测验。</b>你的答案只会被记录，不会当场判定：由讲师评分，反馈随成绩一起给出。"
+        "测量题会通过重新运行你的笔记本来核实。请运行测验下方的单元格，然后保存笔记本。",
+    },
+}
+BUTTONS = {"self-check": {"en": "Check", "zh": "检查"}, "class": {"en": "Record", "zh": "记录"}}
+
+
+def banner(notebook: str) -> str:
+    """The sentence that says which mode this notebook's quiz runs in, as HTML."""
+    return BANNERS[quiz_mode(notebook)][language()]
 
 
 def show(qid: str):
-    """An ipywidgets question: choose, press Check, read the feedback and explanation."""
+    """One question as widgets: choose, press the button, read what it says."""
     import ipywidgets as w
 
+    from labkit.grading import quiz  # the facade records answers; imported late (it imports us)
+
     item = question(qid)
+    mode = quiz_mode(notebook_of(qid))
     if item["type"] in ("single", "multiple"):
         labels = [(f"{k}. {v[language()]}", k) for k, v in item["options"].items()]
         # Options are as wide as their text: recognising an error message word for word
@@ -34,27 +72,29 @@ def show(qid: str):
         field = w.Text(placeholder="a number")
         read = lambda: field.value  # noqa: E731
         inputs = [field]
-    button = w.Button(description="Check", button_style="primary")
+    button = w.Button(description=BUTTONS[mode][language()], button_style="primary")
     output = w.Output()
 
-    def check(_button) -> None:
+    def press(_button) -> None:
         output.clear_output()
         with output:
             try:
-                result = grade(item, read())
+                print(quiz.record_widget_answer(qid, read()))
             except QuizError as exc:
                 print(exc)
-                return
-            save_progress(result)
-            print(result)
 
-    button.on_click(check)
-    title = w.HTML(f"<b>{qid}</b> ({item['points']:g} pt) {text(item)}")
+    button.on_click(press)
+    title = w.HTML(f"<b>{qid}</b> ({item['points']:g} pt) {bank_text(item)}")
     return w.VBox([title, *inputs, button, output])
 
 
 def show_quiz(notebook: str):
-    """Every question of a notebook's bank, as widgets, one under the other."""
+    """Every question of a notebook's bank as widgets, under a line that says the mode.
+
+    Exercises are left out: they are passed by doing them, in their own cell.
+    """
     import ipywidgets as w
 
-    return w.VBox([show(item["id"]) for item in questions(notebook)])
+    header = w.HTML(banner(notebook))
+    asked = [item for item in questions(notebook) if not is_exercise(item)]
+    return w.VBox([header, *(show(item["id"]) for item in asked)])

@@ -1,48 +1,63 @@
 """Answer records: what a quiz cell leaves in the notebook for the gradebook.
 
-Quiz cells record each answer in their output when they run, under
-:data:`RECORD_MIME`, so grading reads outputs and never executes learner code.
+Quiz cells record each answered question in their output when they run, under
+:data:`RECORD_MIME`, so ``labkit grade`` reads outputs and never has to execute
+learner code (unless asked to verify measured answers by re-running them).
+
+A record keeps every attempt with its time, the final response, and a checksum.
+The checksum reveals a record edited by hand without recomputing it; it cannot
+stop a learner who recomputes it, because everything the learner's environment can
+compute, the learner can. So class mode trusts no record on its own: answers are
+re-graded against the instructor's key, and measured figures count only when the
+grader's re-run verified them.
 """
 
 from __future__ import annotations
 
 import json
 
-from labkit.grading.banks import digest, question
+from labkit.grading.banks import digest
 from labkit.grading.checking import QuizResult
+from labkit.grading.sheet import Attempt
 
 RECORD_MIME = "application/vnd.labkit.quiz-answer+json"
+RECORD_VERSION = 2
+_FIELDS = ("v", "question", "mode", "response", "attempts", "expected", "points", "max_points")
 
 
-def record(result: QuizResult) -> dict:
-    """The record of one graded answer, with a checksum."""
+def record(
+    item: dict,
+    attempts: list[Attempt],
+    mode: str,
+    result: QuizResult | None = None,
+    expected: float | None = None,
+) -> dict:
+    """The record of one question: its attempts, the final response and, in self-check
+    mode, the points it earned. ``expected`` is a measured question's own figure."""
     data = {
-        "question": result.question,
-        "response": result.response,
-        "expected": result.expected,
-        "points": result.points,
-        "max_points": result.max_points,
+        "v": RECORD_VERSION,
+        "question": item["id"],
+        "mode": mode,
+        "response": attempts[-1].response,
+        "attempts": [a.as_dict() for a in attempts],
+        "expected": result.expected if result is not None else expected,
+        "points": result.points if result is not None else None,
+        "max_points": float(item["points"]),
     }
     data["check"] = record_check(data)
     return data
 
 
 def record_check(data: dict) -> str:
-    """A checksum over a record (salted per question) that reveals an edited record.
-
-    It catches accidental or naive edits, not a determined forger: the salt is
-    in the bank, which the learner has.
-    """
-    body = {k: data.get(k) for k in ("question", "response", "expected", "points", "max_points")}
-    salt = question(data["question"]).get("answer", {}).get("salt", data["question"])
-    return digest(salt, json.dumps(body, sort_keys=True))
+    """A checksum over a record that reveals a naive edit (see the module's docstring)."""
+    body = {k: data.get(k) for k in _FIELDS}
+    return digest("labkit-answer-record", json.dumps(body, sort_keys=True, ensure_ascii=False))
 
 
-def display_records(results: list[QuizResult]) -> None:
-    """Show ``results`` in the cell's output, with their records attached for grading."""
+def display_records(records: list[dict], plain: str) -> None:
+    """Show ``plain`` in the cell's output, with ``records`` attached for grading."""
     try:
         from IPython.display import display
     except ImportError:  # pragma: no cover - outside IPython
         return
-    plain = "\n\n".join(str(r) for r in results)
-    display({RECORD_MIME: [record(r) for r in results], "text/plain": plain}, raw=True)
+    display({RECORD_MIME: records, "text/plain": plain}, raw=True)

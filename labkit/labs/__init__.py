@@ -7,6 +7,8 @@ Each lab is a plain function (the widgets in :mod:`labkit.widgets` call the same
 ones), measures the learner's own app live, and records its key figures for the
 quizzes.
 
+- :mod:`.startup`, :mod:`.start_here`: notebook 00, when a pool opens its connections, and
+  connections borrowed and given back;
 - :mod:`.principles`: notebook 01, why pool (connect cost, pooled vs unpooled, minsize,
   maxsize, idle lifetime);
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
@@ -30,6 +32,7 @@ __all__ = [
     "queueing",
     "scale_out",
     "staleness",
+    "start_here",
     "startup",
     "tuning",
 ]
