@@ -140,7 +140,7 @@ def test_users_route_lab_leaves_no_rows_behind(dsn):
 
 
 def test_on_event_is_deprecated_and_ignored_beside_a_lifespan():
-    run = article.run_article_on_event()
+    run = article.run_article_startup_hook()
     assert run.warnings, "FastAPI emitted no warning for on_event"
     assert {w.category for w in run.warnings} == {"DeprecationWarning"}
     assert run.warnings[0].where.startswith("labkit/labs/article/on_event.py:")  # the decorator

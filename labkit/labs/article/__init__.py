@@ -17,7 +17,7 @@ example app running in the kernel keeps its own state and pool.
 - section 1, the ``TORTOISE_ORM`` dict: :func:`run_article_config`, :func:`run_article_timeout`
   (:mod:`.pool_config`, :mod:`.connect_timeout`);
 - section 4, ``POST /users``: :func:`run_article_users_route` (:mod:`.users_route`);
-- section 3, ``@app.on_event``: :func:`run_article_on_event` (:mod:`.on_event`);
+- section 3, ``@app.on_event``: :func:`run_article_startup_hook` (:mod:`.startup_hook`);
 - section 3, the metrics code: :func:`run_article_metrics_snippet`,
   :func:`run_task_reference_demo` (:mod:`.metrics_snippet`, :mod:`.task_reference`);
 - "常见报错处理", ``async with in transaction()``: :func:`compile_article_transaction`,
@@ -30,7 +30,6 @@ from labkit.labs.article.connect_timeout import TimeoutRun, run_article_timeout
 from labkit.labs.article.evidence import Raised, Warned
 from labkit.labs.article.idle_lifetime import IdleLifetimeAdvice, evaluate_idle_lifetime_advice
 from labkit.labs.article.metrics_snippet import MetricsRun, run_article_metrics_snippet
-from labkit.labs.article.on_event import OnEventRun, run_article_on_event
 from labkit.labs.article.pool_config import ConfigRun, run_article_config
 from labkit.labs.article.snippets import (
     ARTICLE_CREDENTIALS,
@@ -38,6 +37,7 @@ from labkit.labs.article.snippets import (
     ARTICLE_TRANSACTION,
     ARTICLE_USERS_ROUTE,
 )
+from labkit.labs.article.startup_hook import StartupHookRun, run_article_startup_hook
 from labkit.labs.article.task_reference import TaskReferenceRun, run_task_reference_demo
 from labkit.labs.article.tortoise_config import article_tortoise_config
 from labkit.labs.article.transaction import (
@@ -56,8 +56,8 @@ __all__ = [
     "ConfigRun",
     "IdleLifetimeAdvice",
     "MetricsRun",
-    "OnEventRun",
     "Raised",
+    "StartupHookRun",
     "TaskReferenceRun",
     "TimeoutRun",
     "TransactionRun",
@@ -68,7 +68,7 @@ __all__ = [
     "evaluate_idle_lifetime_advice",
     "run_article_config",
     "run_article_metrics_snippet",
-    "run_article_on_event",
+    "run_article_startup_hook",
     "run_article_timeout",
     "run_article_transaction",
     "run_article_users_route",

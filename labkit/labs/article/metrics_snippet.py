@@ -80,7 +80,7 @@ def _samples(text: str) -> dict[str, float]:
 
 def _load(app: FastAPI, **defined: Any) -> dict[str, Any]:
     """Run the snippet in ``app``, with the names the article imports elsewhere."""
-    with warnings.catch_warnings():  # on_event's DeprecationWarning: run_article_on_event
+    with warnings.catch_warnings():  # on_event's DeprecationWarning: run_article_startup_hook
         warnings.simplefilter("ignore", DeprecationWarning)
         return run_snippet(
             ARTICLE_METRICS, "metrics", app=app, Tortoise=Tortoise, asyncio=asyncio, **defined

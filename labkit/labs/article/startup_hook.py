@@ -14,7 +14,7 @@ from labkit.labs.article.evidence import Warned
 
 
 @dataclass(frozen=True)
-class OnEventRun:
+class StartupHookRun:
     """What decorating a start-up handler the article's way does, and whether it runs."""
 
     warnings: list[Warned]  # emitted by the decorator
@@ -23,7 +23,7 @@ class OnEventRun:
     lifespan_ran: bool
 
 
-def run_article_on_event() -> OnEventRun:
+def run_article_startup_hook() -> StartupHookRun:
     """Decorate a start-up handler with ``@app.on_event("startup")``, start the app, see
     what ran. The second app also has ``lifespan=``, as the kit's ``create_app`` does
     (``labkit/app/main.py``).
@@ -31,7 +31,7 @@ def run_article_on_event() -> OnEventRun:
     return run_blocking(_on_event())
 
 
-async def _on_event() -> OnEventRun:
+async def _on_event() -> StartupHookRun:
     ran: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -60,4 +60,4 @@ async def _on_event() -> OnEventRun:
     async with both.router.lifespan_context(both):
         pass
     emitted = [Warned.of(w) for w in caught if "on_event" in str(w.message)]
-    return OnEventRun(emitted, "alone" in ran, "beside lifespan" in ran, "lifespan" in ran)
+    return StartupHookRun(emitted, "alone" in ran, "beside lifespan" in ran, "lifespan" in ran)
