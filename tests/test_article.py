@@ -143,7 +143,7 @@ def test_on_event_is_deprecated_and_ignored_beside_a_lifespan():
     run = article.run_article_startup_hook()
     assert run.warnings, "FastAPI emitted no warning for on_event"
     assert {w.category for w in run.warnings} == {"DeprecationWarning"}
-    assert run.warnings[0].where.startswith("labkit/labs/article/on_event.py:")  # the decorator
+    assert run.warnings[0].where.startswith("labkit/labs/article/startup_hook.py:")  # the decorator
     assert run.warnings[-1].where.startswith("fastapi/")
     assert run.warnings[0].first_line == (
         "on_event is deprecated, use lifespan event handlers instead."
