@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import asyncpg
 import psutil
@@ -462,19 +463,36 @@ def stop_all() -> None:
     stop_all_pgbouncers()
 
 
+def _serves(process: psutil.Process, server_port: int | None) -> bool:
+    """Is this worker process connected to the server on ``server_port``?"""
+    try:
+        url = process.environ().get("LABKIT_APP_DATABASE_URL", "")
+    except psutil.Error:  # another user's process: not ours
+        return False
+    try:
+        return urlsplit(url).port == server_port
+    except ValueError:
+        return False
+
+
 def leftovers(server_dsn: str) -> dict[str, int]:
     """What is left after the labs: worker and PgBouncer processes, and lab sessions.
 
-    Counts every process on the machine running the workers' app factory or a
-    pgbouncer started from labkit's home, and every session of a worker.
+    Counts the processes running the workers' app factory against *this* server (other
+    users and other labs on a shared host are not ours to count), every pgbouncer started
+    from labkit's home, and every session of a worker.
     """
+    from urllib.parse import urlsplit
+
     from labkit.infra.home import labkit_home
 
     home = str(labkit_home())
+    server = urlsplit(server_dsn).port
     workers = pgbouncers = 0
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        workers += FACTORY in line
+        if FACTORY in line:
+            workers += _serves(process, server)
         pgbouncers += "pgbouncer" in line and home in line
 
     async def sessions() -> int:
