@@ -107,14 +107,16 @@ class AcquireMetrics:
             ["pool_name"],
             registry=registry,
         )
-        # Touch the labelled children so the series exist (at 0) from the first scrape.
-        self.wait_time.labels(pool_name)
-        self.timeouts.labels(pool_name)
+        # Create the labelled children now, so the series exist (at 0) from the first
+        # scrape, and keep them: labels() on every acquire would validate and lock again.
+        self._wait_time = self.wait_time.labels(pool_name)
+        self._timeouts = self.timeouts.labels(pool_name)
 
     def observe(self, waited_s: float, timed_out: bool) -> None:
-        self.wait_time.labels(self.pool_name).observe(waited_s)
+        """Record one acquire (the pool calls this after each one, as its acquire_observer)."""
+        self._wait_time.observe(waited_s)
         if timed_out:
-            self.timeouts.labels(self.pool_name).inc()
+            self._timeouts.inc()
 
 
 class SessionMetrics:

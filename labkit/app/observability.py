@@ -1,5 +1,9 @@
 """The app's /metrics: HTTP metrics, the pool read at scrape time, and the app's sessions.
 
+What each costs a request: the HTTP metrics, one pure ASGI middleware (see
+``labkit.app.http_metrics``); the acquire-wait histogram, one observation per
+acquire; the pool's gauges and the sessions, nothing (read when scraped).
+
 Each app gets its own CollectorRegistry, so restarting in one kernel never meets
 "Duplicated timeseries". For comparison, the source article's way is here too:
 a background loop that copies the pool's state into a Gauge every few seconds
@@ -15,13 +19,23 @@ import contextlib
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http_metrics
 
-from labkit.app.metrics import LATENCY_BUCKETS, AcquireMetrics, PoolCollector, SessionMetrics
+from labkit.app.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from labkit.app.metrics import AcquireMetrics, PoolCollector, SessionMetrics
 from labkit.app.settings import AppSettings
 
 router = APIRouter()
+
+
+def instrument_http(app: FastAPI, registry: CollectorRegistry) -> HttpMetrics:
+    """Record ``app``'s requests in ``registry``: count and latency, by route template.
+
+    benchmarks/metrics_overhead.py swaps this function for the
+    prometheus-fastapi-instrumentator way, to measure both in one run.
+    """
+    metrics = HttpMetrics(registry)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    return metrics
 
 
 class AppMetrics:
@@ -37,17 +51,7 @@ class AppMetrics:
         )
         self.polling_interval = settings.legacy_polling_s
         self._polling_task: asyncio.Task | None = None
-        # HTTP metrics, labelled by route template (never the raw path): only the two the
-        # dashboard and the notebook use. The instrumentator's default set adds request
-        # and response sizes and a second histogram, each one more cost per request.
-        instrumentator = Instrumentator(registry=self.registry, excluded_handlers=["/metrics"])
-        instrumentator.add(http_metrics.requests(registry=self.registry))
-        instrumentator.add(
-            http_metrics.latency(
-                buckets=LATENCY_BUCKETS, should_include_status=False, registry=self.registry
-            )
-        )
-        instrumentator.instrument(app)
+        instrument_http(app, self.registry)
 
     def attach(self, pool: asyncpg.Pool) -> None:
         """Start reporting on ``pool`` (once it is open)."""
