@@ -1,9 +1,9 @@
 """What /metrics costs: the bare app against the old and the new HTTP instrumentation.
 
     pip install -e '.[bench]'     # prometheus-fastapi-instrumentator, for the old way
-    python benchmarks/metrics_overhead.py [--rounds 5] [--requests 2000]
+    python benchmarks/metrics_overhead.py [--rounds 10] [--requests 1000]
 
-Three variants of the example app, all in this process, as in a notebook:
+Three variants of the example app:
 
 - bare: no /metrics at all (``metrics=False``);
 - instrumentator: /metrics with the HTTP series recorded by
@@ -12,17 +12,19 @@ Three variants of the example app, all in this process, as in a notebook:
 
 Both instrumented variants have the pool's acquire observer (the same, cached
 children) and are scraped every second, as Prometheus would; they differ only in
-how HTTP requests are recorded. Tortoise keeps one global context per process,
-so the variants cannot run side by side: each round runs all three in turn (the
-order rotates from round to round) with a restart between, so that machine
-noise hits them alike. Figures are medians over the rounds, then each round's.
+how HTTP requests are recorded.
+
+Tortoise keeps one global context per process, so each variant runs in a
+process of its own, with its load generator beside it as in a notebook's
+kernel; all three start once, and their runs alternate (the order rotates from
+round to round), a second or so each, so that whatever else the machine is
+doing hits them alike. Figures are medians over the rounds, then each round's.
 
 Two measures. Throughput (requests per second) is the target: 5% or less below
-bare. It swings with whatever else the machine runs, so a run during which other
-processes kept more than --max-other-load cores busy is measured again (the
-least disturbed try counts), and the last line says how busy they kept it. CPU
-time per request (this process: app, load generator and scraper, which share one
-GIL) swings less; when the process has a core to itself, throughput is its inverse.
+bare. It swings with other work on the machine, and the last line says how busy
+other processes kept it. CPU time per request (the variant's process: app, load
+generator and scraper, which share one GIL) swings less; when the process has a
+core to itself, throughput is its inverse.
 
 First, a micro-benchmark: what each way of recording costs per request with
 no app and no network around it, and what a ``labels()`` lookup costs.
@@ -33,11 +35,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import statistics
 import sys
 import threading
 import time
 import timeit
+from multiprocessing.connection import Connection
 from types import SimpleNamespace
 from unittest import mock
 
@@ -48,10 +52,14 @@ from prometheus_client import CollectorRegistry, Counter
 from labkit.app import observability
 from labkit.app.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from labkit.app.metrics import LATENCY_BUCKETS
+from labkit.infra.database import ensure_database
 from labkit.infra.load import run_load
 from labkit.infra.runner import start_app
 
 VARIANTS = ("bare", "instrumentator", "middleware")
+# The worst case (the cheapest query there is), a read by primary key, and a
+# request that holds its connection 20 ms, like most of the labs' requests.
+PATHS = ("/lab/ping-db", "/users/{user_id}", "/lab/hold?ms=20")
 
 try:
     from prometheus_fastapi_instrumentator import Instrumentator
@@ -167,7 +175,7 @@ def busy_cpu_s() -> float:
     )
 
 
-def measure_once(app, path: str, requests: int) -> tuple[float, float, float]:
+def measure(app, path: str, requests: int) -> tuple[float, float, float]:
     """Throughput (req/s), this process's CPU per request (µs), other processes' load (cores)."""
     machine, ours, wall = busy_cpu_s(), time.process_time(), time.perf_counter()
     result = run_load(app, path, requests=requests, concurrency=8, progress=False)
@@ -176,17 +184,41 @@ def measure_once(app, path: str, requests: int) -> tuple[float, float, float]:
     return result.summary.throughput_rps, ours / result.summary.requests * 1e6, others
 
 
-def measure(
-    app, path: str, requests: int, max_other_load: float, attempts: int
-) -> tuple[tuple[float, float, float], int]:
-    """``measure_once``, again while other processes kept more than ``max_other_load`` cores
-    busy (up to ``attempts`` times in all); the least disturbed attempt, and how many ran."""
-    tries = []
-    for _ in range(attempts):
-        tries.append(measure_once(app, path, requests))
-        if tries[-1][2] <= max_other_load:
-            break
-    return min(tries, key=lambda t: t[2]), len(tries)
+def serve_variant(variant: str, dsn: str, orders: Connection) -> None:
+    """In a process of its own, as in a notebook's kernel: the app as ``variant``, and its
+    load generator, which runs each ``(path, requests)`` it is sent and answers the figures."""
+    with http_instrumentation(variant):
+        app = start_app(minsize=4, maxsize=4, database=dsn)
+    if variant == "bare":
+        app.restart(metrics=False)
+    user = httpx.post(
+        f"{app.url}/users", json={"email": f"bench-{time.time_ns()}@example.org", "name": "B"}
+    ).json()
+    concrete = {path: path.replace("{user_id}", str(user["id"])) for path in PATHS}
+    stop = threading.Event()
+
+    def scrape() -> None:  # Prometheus's share of the cost: one scrape a second
+        with httpx.Client() as client:
+            while not stop.wait(1.0):
+                client.get(f"{app.url}/metrics")
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    if app.settings.metrics:
+        scraper.start()
+    try:
+        for path in PATHS:
+            run_load(app, concrete[path], requests=300, concurrency=8, progress=False)  # warm
+        orders.send("ready")
+        while (order := orders.recv()) is not None:
+            path, requests = order
+            # The other variants ran meanwhile: warm this one's caches again, briefly.
+            run_load(app, concrete[path], requests=50, concurrency=8, progress=False)
+            orders.send(measure(app, concrete[path], requests))
+    finally:
+        stop.set()
+        if scraper.is_alive():
+            scraper.join()
+        app.stop()
 
 
 def change(variant: list[float], bare: list[float], sign: int) -> tuple[float, float, list[float]]:
@@ -214,73 +246,58 @@ def figures(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=1000, help="per run (a quarter on hold)")
     parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end runs")
-    parser.add_argument(
-        "--max-other-load",
-        type=float,
-        default=0.5,
-        help="measure a run again while other processes kept more cores than this busy",
-    )
-    parser.add_argument("--attempts", type=int, default=3, help="at most this many tries a run")
     args = parser.parse_args()
 
     if not args.skip_micro:
         micro_benchmark()
         print()
 
-    app = start_app(minsize=4, maxsize=4)
-    user = httpx.post(
-        f"{app.url}/users", json={"email": f"bench-{time.time()}@example.org", "name": "Bench"}
-    ).json()
-    # The worst case (the cheapest query there is), a read by primary key, and a
-    # request that holds its connection 20 ms, like most of the labs' requests.
-    paths = ["/lab/ping-db", f"/users/{user['id']}", "/lab/hold?ms=20"]
-    stop = threading.Event()
-
-    def scrape() -> None:  # Prometheus's share of the cost: one scrape a second
-        with httpx.Client() as client:
-            while not stop.wait(1.0):
-                if app.settings.metrics:
-                    with contextlib.suppress(httpx.HTTPError):  # mid-restart
-                        client.get(f"{app.url}/metrics")
-
-    scraper = threading.Thread(target=scrape, daemon=True)
-    scraper.start()
+    database = ensure_database()
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no Tortoise state
+    workers = {}
+    for variant in VARIANTS:
+        ours, theirs = spawn.Pipe()
+        process = spawn.Process(target=serve_variant, args=(variant, database.dsn, theirs))
+        process.start()
+        workers[variant] = (process, ours)
     # (path, variant) -> one figure per round
-    rates: dict[tuple[str, str], list[float]] = {(p, v): [] for p in paths for v in VARIANTS}
-    cpu_us: dict[tuple[str, str], list[float]] = {(p, v): [] for p in paths for v in VARIANTS}
+    rates: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
+    cpu_us: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
     others: list[float] = []
-    retried = 0
     try:
+        for variant, (_, orders) in workers.items():
+            if not orders.poll(120) or orders.recv() != "ready":
+                sys.exit(f"the {variant} app did not start")
         for round_no in range(args.rounds):
             order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
-            for variant in order:
-                with http_instrumentation(variant):
-                    app.restart(metrics=variant != "bare")
-                for path in paths:
-                    run_load(app, path, requests=300, concurrency=8, progress=False)  # warm
-                    count = args.requests // 4 if "hold" in path else args.requests
-                    (rate, cpu, other), tries = measure(
-                        app, path, count, args.max_other_load, args.attempts
-                    )
-                    retried += tries - 1
+            for path in PATHS:
+                count = args.requests // 4 if "hold" in path else args.requests
+                for variant in order:
+                    orders = workers[variant][1]
+                    orders.send((path, count))
+                    rate, cpu, other = orders.recv()
                     rates[path, variant].append(rate)
                     cpu_us[path, variant].append(cpu)
                     others.append(other)
     finally:
-        stop.set()
-        scraper.join()
-        app.stop()
+        for _, orders in workers.values():
+            with contextlib.suppress(OSError):
+                orders.send(None)
+        for process, _ in workers.values():
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
 
     print(
         f"{args.requests} requests ({args.requests // 4} on /lab/hold) x {args.rounds} rounds "
-        "per variant, concurrency 8, variants in rotating order.\n"
+        "per variant, concurrency 8, the variants' runs alternating in rotating order.\n"
         "Figures: the median over the rounds (each round's in brackets). Overheads are from\n"
         "the medians (each round's; and from each variant's best round)."
     )
-    for path in paths:
+    for path in PATHS:
         print(path)
         for v in VARIANTS:
             print(
@@ -297,9 +314,7 @@ def main() -> None:
             )
     print(
         f"Other processes kept {statistics.median(others):.1f} of the machine's "
-        f"{psutil.cpu_count()} cores busy (median over the runs; max {max(others):.1f}); "
-        f"{retried} of {len(others)} runs were measured again for it (--max-other-load "
-        f"{args.max_other_load}, --attempts {args.attempts})."
+        f"{psutil.cpu_count()} cores busy (median over the runs; max {max(others):.1f})."
     )
 
 
