@@ -16,9 +16,12 @@ how HTTP requests are recorded.
 
 Tortoise keeps one global context per process, so each variant runs in a
 process of its own, with its load generator beside it as in a notebook's
-kernel; all three start once, and their runs alternate (the order rotates from
-round to round), a second or so each, so that whatever else the machine is
-doing hits them alike. Figures are medians over the rounds, then each round's.
+kernel. Their runs alternate (the order rotates from round to round), a second
+or so each, so that whatever else the machine is doing hits them alike. Every
+--rounds-per-process rounds, three fresh processes take over: a process's hash
+seed and memory layout alone move its speed by a few per cent (run the same
+variant three times and see), and that must average out too. Figures are
+medians over the rounds, then each round's.
 
 Two measures. Throughput (requests per second) is the target: 5% or less below
 bare. It swings with other work on the machine, and the last line says how busy
@@ -41,6 +44,7 @@ import sys
 import threading
 import time
 import timeit
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from types import SimpleNamespace
 from unittest import mock
@@ -244,44 +248,21 @@ def figures(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} ({listed(values, '.0f')})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=1000, help="per run (a quarter on hold)")
-    parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end runs")
-    args = parser.parse_args()
-
-    if not args.skip_micro:
-        micro_benchmark()
-        print()
-
-    database = ensure_database()
+@contextlib.contextmanager
+def variant_processes(dsn: str) -> Iterator[dict[str, Connection]]:
+    """One process per variant, each serving its app; yields where to send each its orders."""
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no Tortoise state
     workers = {}
-    for variant in VARIANTS:
-        ours, theirs = spawn.Pipe()
-        process = spawn.Process(target=serve_variant, args=(variant, database.dsn, theirs))
-        process.start()
-        workers[variant] = (process, ours)
-    # (path, variant) -> one figure per round
-    rates: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
-    cpu_us: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
-    others: list[float] = []
     try:
+        for variant in VARIANTS:
+            ours, theirs = spawn.Pipe()
+            process = spawn.Process(target=serve_variant, args=(variant, dsn, theirs))
+            process.start()
+            workers[variant] = (process, ours)
         for variant, (_, orders) in workers.items():
             if not orders.poll(120) or orders.recv() != "ready":
                 sys.exit(f"the {variant} app did not start")
-        for round_no in range(args.rounds):
-            order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
-            for path in PATHS:
-                count = args.requests // 4 if "hold" in path else args.requests
-                for variant in order:
-                    orders = workers[variant][1]
-                    orders.send((path, count))
-                    rate, cpu, other = orders.recv()
-                    rates[path, variant].append(rate)
-                    cpu_us[path, variant].append(cpu)
-                    others.append(other)
+        yield {variant: orders for variant, (_, orders) in workers.items()}
     finally:
         for _, orders in workers.values():
             with contextlib.suppress(OSError):
@@ -291,11 +272,48 @@ def main() -> None:
             if process.is_alive():
                 process.terminate()
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=1000, help="per run (a quarter on hold)")
+    parser.add_argument(
+        "--rounds-per-process",
+        type=int,
+        default=5,
+        help="start fresh processes after this many rounds (see the docstring)",
+    )
+    parser.add_argument("--skip-micro", action="store_true", help="only the end-to-end runs")
+    args = parser.parse_args()
+
+    if not args.skip_micro:
+        micro_benchmark()
+        print()
+
+    database = ensure_database()
+    # (path, variant) -> one figure per round
+    rates: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
+    cpu_us: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
+    others: list[float] = []
+    for first in range(0, args.rounds, args.rounds_per_process):
+        with variant_processes(database.dsn) as workers:
+            for round_no in range(first, min(first + args.rounds_per_process, args.rounds)):
+                order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
+                for path in PATHS:
+                    count = args.requests // 4 if "hold" in path else args.requests
+                    for variant in order:
+                        workers[variant].send((path, count))
+                        rate, cpu, other = workers[variant].recv()
+                        rates[path, variant].append(rate)
+                        cpu_us[path, variant].append(cpu)
+                        others.append(other)
+
     print(
         f"{args.requests} requests ({args.requests // 4} on /lab/hold) x {args.rounds} rounds "
-        "per variant, concurrency 8, the variants' runs alternating in rotating order.\n"
-        "Figures: the median over the rounds (each round's in brackets). Overheads are from\n"
-        "the medians (each round's; and from each variant's best round)."
+        "per variant, concurrency 8, the variants' runs alternating in rotating order,\n"
+        f"fresh processes every {args.rounds_per_process} rounds. "
+        "Figures: the median over the rounds (each round's in brackets).\n"
+        "Overheads: from the medians (each round's; and from each variant's best round)."
     )
     for path in PATHS:
         print(path)
