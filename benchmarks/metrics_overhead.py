@@ -204,7 +204,8 @@ def serve_variant(variant: str, dsn: str, orders: Connection) -> None:
     def scrape() -> None:  # Prometheus's share of the cost: one scrape a second
         with httpx.Client() as client:
             while not stop.wait(1.0):
-                client.get(f"{app.url}/metrics")
+                with contextlib.suppress(httpx.HTTPError):  # a slow scrape: try the next one
+                    client.get(f"{app.url}/metrics")
 
     scraper = threading.Thread(target=scrape, daemon=True)
     if app.settings.metrics:
