@@ -1,6 +1,5 @@
 """What /metrics costs: the bare app against the old and the new HTTP instrumentation.
 
-    pip install -e '.[bench]'     # prometheus-fastapi-instrumentator, for the old way
     python benchmarks/metrics_overhead.py [--rounds 10] [--requests 1000]
 
 Three variants of the example app:
@@ -52,6 +51,9 @@ from unittest import mock
 import httpx
 import psutil
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as instrumentator_metrics
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 
 from labkit.app import observability
 from labkit.app.http_metrics import HttpMetrics, HttpMetricsMiddleware
@@ -64,16 +66,6 @@ VARIANTS = ("bare", "instrumentator", "middleware")
 # The worst case (the cheapest query there is), a read by primary key, and a
 # request that holds its connection 20 ms, like most of the labs' requests.
 PATHS = ("/lab/ping-db", "/users/{user_id}", "/lab/hold?ms=20")
-
-try:
-    from prometheus_fastapi_instrumentator import Instrumentator
-    from prometheus_fastapi_instrumentator import metrics as instrumentator_metrics
-    from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
-except ImportError:
-    sys.exit(
-        "This benchmark compares against prometheus-fastapi-instrumentator, which the app "
-        "no longer uses. Install it with: pip install -e '.[bench]'"
-    )
 
 
 def instrument_with_instrumentator(app, registry: CollectorRegistry) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -143,3 +144,12 @@ def test_a_failure_after_the_response_started_keeps_the_status_sent():
     labels = {"handler": "/stream", "method": "GET"}
     assert registry.get_sample_value(REQUESTS, {**labels, "status": "2xx"}) == 1
     assert registry.get_sample_value(REQUESTS, {**labels, "status": "5xx"}) is None
+
+
+def test_the_example_app_records_http_metrics_without_the_instrumentator():
+    # prometheus-fastapi-instrumentator costs several times more per request (see
+    # benchmarks/metrics_overhead.py); only the article lab and the benchmark use it.
+    app_dir = Path(__file__).resolve().parent.parent / "labkit" / "app"
+    for source in app_dir.glob("*.py"):
+        assert "import prometheus_fastapi_instrumentator" not in source.read_text(), source
+        assert "from prometheus_fastapi_instrumentator" not in source.read_text(), source
