@@ -7,7 +7,7 @@ Each lab is a plain function (the widgets in :mod:`labkit.widgets` call the same
 ones), measures the learner's own app live, and records its key figures for the
 quizzes.
 
-- :mod:`.startup`, :mod:`.start_here`: notebook 00, when a pool opens its connections, and
+- :mod:`.start_here`: notebook 00, when a pool opens its connections, and
   connections borrowed and given back;
 - :mod:`.principles`: notebook 01, why pool (connect cost, pooled vs unpooled, minsize,
   maxsize, idle lifetime);
@@ -33,6 +33,5 @@ __all__ = [
     "scale_out",
     "staleness",
     "start_here",
-    "startup",
     "tuning",
 ]
