@@ -30,6 +30,7 @@ from labkit.app.engine import PoolAcquireTimeout
 from labkit.app.health import DatabaseHealth
 from labkit.app.http_errors import invalid_request
 from labkit.app.observability import AppMetrics
+from labkit.app.proxy_prefix import ProxyPrefixMiddleware
 from labkit.app.settings import AppSettings
 
 
@@ -123,6 +124,9 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.include_router(routes_exercises.router)
     # Bodies FastAPI cannot parse (400) or validate (422), answered without ever failing.
     app.add_exception_handler(RequestValidationError, invalid_request)
+    # Behind jupyter-server-proxy (hosted sessions), /docs must fetch its spec under
+    # the proxy's prefix, not from the Jupyter server's root.
+    app.add_middleware(ProxyPrefixMiddleware)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:
