@@ -22,6 +22,7 @@ machine, and the direct address is the link.
 from __future__ import annotations
 
 import html
+import shutil
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -159,12 +160,15 @@ def _note() -> str:
     return f"Served through {where} Jupyter server (jupyter-server-proxy)."
 
 
-def links(app: Any = None, monitor: Any = None, *, compose: bool = False) -> Links:
+def links(app: Any = None, monitor: Any = None, *, compose: bool | None = None) -> Links:
     """The pages worth opening: the app's docs, pool status and metrics, Prometheus's UI.
 
     ``monitor`` adds Prometheus's pages when it runs a real Prometheus (the in-kernel
-    scraper has none); ``compose=True`` adds the docker-compose Grafana and Prometheus.
+    scraper has none). ``compose`` adds the docker-compose Grafana and Prometheus; by
+    default, when Docker is installed here (there is no compose on Binder or a hub).
     """
+    if compose is None:
+        compose = shutil.which("docker") is not None
     items = []
     if app is not None:
         items += [
