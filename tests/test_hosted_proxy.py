@@ -81,8 +81,9 @@ import json, labkit
 from labkit import monitoring
 app = labkit.start_app(maxsize=3)
 monitor = monitoring.start_monitoring(app)
-shown = labkit.links(app, monitor)
+shown = labkit.links(app, monitor, compose=False)
 print("LINKS " + json.dumps({link.label: link.url for link in shown}))
+print("GRAFANA " + labkit.service_url("grafana"))
 print("APP " + repr(app))
 print("PROXY " + str(app.proxy_url))
 """
@@ -110,6 +111,7 @@ def proxied(request, database, tmp_path_factory) -> Iterator[dict]:
             "links": json.loads(printed["LINKS"]),
             "repr": printed["APP"],
             "proxy_url": printed["PROXY"],
+            "grafana": printed["GRAFANA"],
             # A browser on the hub completes a path with the host it talks to.
             "origin": f"http://127.0.0.1:{urlsplit(client.url).port}",
         }
@@ -145,6 +147,8 @@ def test_links_go_through_the_jupyter_server(proxied):
             assert url.startswith(proxied["client"].url + "/"), (label, url)
         assert f"{prefix}proxy/" in url, (label, url)
     assert proxied["proxy_url"].endswith("/") and "/proxy/" in proxied["proxy_url"]
+    # compose's Grafana: the named jupyter-server-proxy entry, under the same base URL.
+    assert proxied["grafana"].endswith(f"{prefix}grafana/")
     # The app's repr shows the browser's address, never the kernel's loopback one.
     assert proxied["proxy_url"] in proxied["repr"]
 
