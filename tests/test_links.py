@@ -94,6 +94,13 @@ def test_the_app_takes_its_prefix_from_the_proxy_header(start_app, no_jupyter):
     assert spec["servers"] == [{"url": "/user/alice/proxy/41234"}]
     status = httpx.get(f"{app.url}/pool-status", headers=prefixed, timeout=10)
     assert status.status_code == 200 and "size" in status.json()
+    # Swagger UI itself comes from the app, under the same prefix: no CDN needed.
+    page = httpx.get(f"{app.url}/docs", headers=prefixed, timeout=10).text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(a.startswith("/user/alice/proxy/41234/") for a in assets), assets
+    for asset in assets:  # what the proxy would forward, with the prefix stripped
+        local = asset.removeprefix("/user/alice/proxy/41234")
+        assert httpx.get(f"{app.url}{local}", timeout=10).status_code == 200, asset
     # A prefix that is not a plain URL path never reaches the page's script.
     assert spec_url(**{"X-Forwarded-Prefix": "/x';alert(1)//"}) == "/openapi.json"
     assert spec_url(**{"X-Forwarded-Prefix": "relative/path"}) == "/openapi.json"

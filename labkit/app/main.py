@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
@@ -113,7 +114,10 @@ def create_app(settings: AppSettings) -> FastAPI:
         finally:
             await reset_tortoise_state()
 
-    app = FastAPI(title="Pool Lab example app", lifespan=lifespan)
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the
+    # app itself instead of a CDN, so the docs page works in a classroom without internet
+    # and, with the proxy's prefix as root_path, behind jupyter-server-proxy.
+    app = FastAPIOffline(title="Pool Lab example app", lifespan=lifespan)
     app.state.settings = settings
     app.state.startup_error = None
     app.state.health = DatabaseHealth()
