@@ -1,6 +1,7 @@
 # Pool Lab: two commands.
 #   make lab    create .venv on first use, start the database, open JupyterLab on notebook 00
-#   make test   the whole suite against a real PostgreSQL (what CI runs)
+#   make test   the whole suite against a real PostgreSQL (what CI runs), but the
+#               Binder launch simulation: `make test-binder` (root, a few minutes)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told; CI and some containers are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint db-stop clean
+.PHONY: lab test test-binder lint db-stop clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,10 @@ lab: $(INSTALLED)
 	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 test: $(INSTALLED) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not binder"
+
+test-binder: $(INSTALLED)
+	$(BIN)/python -m pytest -m binder -s tests/test_binder.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check labkit tests benchmarks

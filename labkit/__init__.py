@@ -38,6 +38,8 @@ _EXPORTS = {
     "PoolStatus": "labkit.pool",
     "PoolSample": "labkit.pool",
     "check_environment": "labkit.environment",
+    "service_url": "labkit.urls",
+    "links": "labkit.urls",
     "set_language": "labkit.language",
     "usable_cpus": "labkit.infra.resources",
     "LabkitError": "labkit.errors",

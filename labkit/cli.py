@@ -1,6 +1,7 @@
 """``labkit`` on the command line.
 
 - ``labkit db start | status | stop | reset | url``: the lab's PostgreSQL;
+- ``labkit doctor``: everything the labs need, each problem with its fix;
 - ``labkit quiz set-answer(s) | release | key-template``: the question banks;
 - ``labkit nbgrader generate``: class mode's nbgrader assignments;
 - ``labkit grade``: a gradebook from submitted notebooks.
@@ -251,6 +252,16 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Print the environment report; 0 when nothing the labs need is missing."""
+    from labkit.environment import check_environment
+
+    report = check_environment(database=not args.no_database)
+    print(report)
+    failed = bool(report.problems) or (args.strict and bool(report.notes))
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Pool Lab helper commands.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -258,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     actions = db.add_subparsers(dest="action", required=True)
     for name, (_, help_text) in DB_ACTIONS.items():
         actions.add_parser(name, help=help_text)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check everything the labs need; each problem comes with the command that fixes it",
+    )
+    doctor.add_argument(
+        "--no-database",
+        action="store_true",
+        help="skip finding (or starting) a PostgreSQL",
+    )
+    doctor.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail when an optional program (Prometheus, PgBouncer) is missing",
+    )
+    doctor.set_defaults(run=_doctor)
 
     banks_help = "use the question banks in DIR instead of the installed ones (LABKIT_BANKS)"
     quiz = commands.add_parser("quiz", help="author and release the question banks")

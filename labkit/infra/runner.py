@@ -163,6 +163,24 @@ class BackgroundApp:
             raise AppStartError("the app is not running: start it with labkit.start_app()")
         return self._fastapi_app.state.db_client.pool
 
+    @property
+    def proxy_url(self) -> str | None:
+        """The app's address through the Jupyter server (``…/proxy/<port>/``), if any.
+
+        None outside a Jupyter server with jupyter-server-proxy. The app reads the
+        proxy's prefix from each request, so its ``/docs`` works there too.
+        """
+        from labkit.urls import proxy_server, service_url
+
+        return service_url(self) if proxy_server() is not None else None
+
+    @property
+    def browser_url(self) -> str:
+        """The address a learner's browser opens: :attr:`proxy_url`, else :attr:`url`."""
+        from labkit.urls import service_url
+
+        return service_url(self)
+
     def pool_status(self) -> dict[str, int]:
         """GET /pool-status, as a dict."""
         response = httpx.get(f"{self.url}/pool-status", timeout=10)
@@ -172,8 +190,11 @@ class BackgroundApp:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         s = self.settings
+        # The browser's address, not the kernel's: on a hosted session 127.0.0.1 is
+        # not the learner's machine.
+        where = self.browser_url if self.port else "(not started)"
         return (
-            f"<BackgroundApp {state} at {self.url} minsize={s.minsize} maxsize={s.maxsize} "
+            f"<BackgroundApp {state} at {where} minsize={s.minsize} maxsize={s.maxsize} "
             f"acquire_timeout={s.acquire_timeout} "
             f"max_inactive_connection_lifetime={s.max_inactive_connection_lifetime} "
             f"application_name={s.application_name!r}>"

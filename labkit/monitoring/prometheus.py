@@ -57,12 +57,18 @@ def lab_config(app_url: str, scrape_interval: str = SCRAPE_INTERVAL) -> dict:
 
 @dataclass
 class PrometheusServer:
-    """A running Prometheus process; ``url`` is its HTTP API."""
+    """A running Prometheus process; ``url`` is its HTTP API (with its route prefix).
+
+    ``route_prefix`` is the path Prometheus serves under: empty, or under a Jupyter
+    server the path jupyter-server-proxy's absolute mode forwards in full,
+    ``<base_url>proxy/absolute/<port>`` (see :func:`proxy_route_prefix`).
+    """
 
     process: subprocess.Popen
     url: str
     home: Path
     kind: str = "prometheus"
+    route_prefix: str = ""
 
     def query(self, expr: str, at: float | None = None) -> list[dict]:
         """An instant PromQL query: the ``result`` list of Prometheus's answer."""
@@ -110,6 +116,24 @@ def _stop_leftover(home: Path) -> None:
 _current: PrometheusServer | None = None
 
 
+def proxy_route_prefix(port: int) -> tuple[str, str]:
+    """(external URL, route prefix) for a Prometheus on ``port`` under this Jupyter server.
+
+    Both empty outside a Jupyter server with jupyter-server-proxy. Prometheus's
+    classic UI (Debian's package) writes absolute paths into its pages
+    (``/classic/static/...``), so it must know the path the browser uses. It then
+    serves under that path, and the proxy's absolute mode passes the full path on;
+    in the proxy's relative mode its redirects would get the prefix twice.
+    """
+    from labkit.urls import proxy_server
+
+    server = proxy_server()
+    if server is None:
+        return "", ""
+    route = server.base_url + f"proxy/absolute/{port}"
+    return (server.origin or f"http://127.0.0.1:{port}") + route + "/", route
+
+
 def start_prometheus(app) -> PrometheusServer | None:
     """Start (or restart) Prometheus scraping ``app``; None when there is no binary.
 
@@ -129,6 +153,7 @@ def start_prometheus(app) -> PrometheusServer | None:
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump(lab_config(app.url)))
     port = free_port()
+    external_url, route = proxy_route_prefix(port)
     log = open(home / "prometheus.log", "w")  # noqa: SIM115 - the process keeps writing to it
     process = subprocess.Popen(
         [
@@ -137,6 +162,8 @@ def start_prometheus(app) -> PrometheusServer | None:
             f"--storage.tsdb.path={home / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--storage.tsdb.retention.time=2h",
+            # The route prefix follows the external URL's path (none without a proxy).
+            *([f"--web.external-url={external_url}"] if external_url else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -144,7 +171,7 @@ def start_prometheus(app) -> PrometheusServer | None:
     )
     log.close()
     (home / "pid").write_text(str(process.pid))
-    server = PrometheusServer(process, f"http://127.0.0.1:{port}", home)
+    server = PrometheusServer(process, f"http://127.0.0.1:{port}{route}", home, route_prefix=route)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
