@@ -155,10 +155,14 @@ def test_on_event_is_deprecated_and_ignored_beside_a_lifespan():
 
 def test_the_kit_starts_with_a_lifespan_not_on_event():
     from labkit.app import main
+    from labkit.app.settings import AppSettings
 
     source = inspect.getsource(main)
     assert "on_event" not in source
-    assert "FastAPI(title=" in source and "lifespan=lifespan" in source
+    assert "lifespan=lifespan" in source
+    app = main.create_app(AppSettings(database_url="postgresql://x:y@127.0.0.1:1/x"))
+    assert app.router.on_startup == [] and app.router.on_shutdown == []
+    assert app.router.lifespan_context is not None
 
 
 # ----------------------------------------------------------------- the metrics snippet
