@@ -282,6 +282,8 @@ def launch(learner: Learner):
     return process, client, {"start script": start_s, "Jupyter answers": ready_s}
 
 
+# The build (a venv and the pip list) and every notebook: minutes, not the suite's 300 s.
+@pytest.mark.timeout(1200)
 def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, built):
     process, client, started = launch(learner)
     results: list[tuple[str, float, float]] = []

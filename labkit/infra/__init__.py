@@ -10,6 +10,10 @@
 - :mod:`.sessions`, :mod:`.server_log`: what the server itself says (pg_stat_activity,
   its log);
 - :mod:`.results`: the learner's measured figures, for the quizzes;
+- :mod:`.jupyter`, :mod:`.server_proxy`: the Jupyter server this kernel runs under (links
+  for a hosted learner's browser), and jupyter-server-proxy's entries for compose's services;
+- :mod:`.checks`, :mod:`.resources`: what ``labkit doctor`` checks, and the CPUs and memory
+  this process may use;
 - :mod:`.home`, :mod:`.ports`, :mod:`.processes`, :mod:`.jsonfile`, :mod:`.blocking`:
   where state lives, TCP ports, processes (and those a dead kernel left), JSON files,
   sync-over-async.
