@@ -317,7 +317,7 @@ def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, b
         print(f"  build: {step:<22} {seconds:7.1f} s")
     for step, seconds in started.items():
         print(f"  launch: {step:<21} {seconds:7.2f} s")
-    print(f"  {'notebook':<34} {'run s':>7} {'peak MB':>8}  (kernel+app+PostgreSQL+Prometheus)")
+    print(f"  {'notebook':<34} {'run s':>7} {'peak MB':>8}  (the user's processes but Jupyter)")
     for name, seconds, peak in results:
         print(f"  {name:<34} {seconds:7.1f} {peak:8.0f}")
     assert started["start script"] < START_BUDGET_S
