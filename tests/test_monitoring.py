@@ -62,7 +62,9 @@ def test_a_real_prometheus_scrapes_the_pool_gauges(start_app):
     app = start_app(minsize=1, maxsize=5)
     prom = start_prometheus(app)
     try:
-        holding = asyncio.to_thread(lambda: asyncio.run(_hold(app, 3, 4000)))
+        # Long enough for a scrape to see them even when the machine is busy (the loop
+        # below moves on as soon as one has).
+        holding = asyncio.to_thread(lambda: asyncio.run(_hold(app, 3, 8000)))
 
         def scraped_used(moment: float) -> float | None:
             used = prom.query('db_client_connections_usage{state="used"}', at=moment)
