@@ -94,6 +94,8 @@ def check_environment(database: bool = True) -> EnvironmentReport:
     [ok ] Python                     3.11.7 (CPython) at /srv/poollab/.venv/bin/python
     ...
     """
+    from labkit.infra.pgbouncer import pgbouncer_binary  # the lab's own search (/usr/sbin)
+
     checks = [python_check(), *(package_check(dist) for dist in REQUIRED)]
     if database:
         checks.append(database_check())
@@ -116,6 +118,7 @@ def check_environment(database: bool = True) -> EnvironmentReport:
             "pgbouncer",
             "needed only by a PgBouncer lab",
             "apt-get install pgbouncer, or conda install -c conda-forge pgbouncer",
+            find=pgbouncer_binary,
         ),
         *resources_check(),
         hosted_check(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -144,9 +145,15 @@ def server_proxy_check() -> Check:
     )
 
 
-def binary_check(name: str, used_for: str, fix: str) -> Check:
-    """An optional program one lab uses; the lab says what it does without it."""
-    path = shutil.which(name)
+def binary_check(
+    name: str, used_for: str, fix: str, find: Callable[[], str | None] | None = None
+) -> Check:
+    """An optional program one lab uses; the lab says what it does without it.
+
+    ``find`` is the lab's own way to find it (PgBouncer lives in /usr/sbin, which an
+    ordinary user's PATH often lacks); by default, the PATH.
+    """
+    path = find() if find is not None else shutil.which(name)
     if path:
         return Check(name, True, path, required=False)
     return Check(name, False, f"not found ({used_for})", fix, required=False)
