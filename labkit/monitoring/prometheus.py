@@ -150,6 +150,9 @@ def start_prometheus(app) -> PrometheusServer | None:
     home = labkit_home() / "prometheus"
     home.mkdir(parents=True, exist_ok=True)
     _stop_leftover(home)
+    # A fresh store each start: series of an earlier app (another port) would otherwise stay
+    # queryable for Prometheus's 5-minute lookback and be summed with this app's.
+    shutil.rmtree(home / "data", ignore_errors=True)
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump(lab_config(app.url)))
     port = free_port()
