@@ -146,12 +146,27 @@ class PrometheusServer:
         (self.home / "pid").unlink(missing_ok=True)
 
 
-def _stop_leftover(home: Path) -> None:
-    """A Prometheus left by a killed kernel still holds its data dir's lock: end it."""
+def _stop_leftover(home: Path) -> bool:
+    """A Prometheus left by a killed kernel still holds its data dir's lock: end it.
+
+    True if one was running.
+    """
     pid_file = home / "pid"
+    processes = []
     with contextlib.suppress(ValueError, OSError):
-        terminate(process_tree(int(pid_file.read_text()), must_mention=str(home)), timeout=5)
+        processes = process_tree(int(pid_file.read_text()), must_mention=str(home))
+        terminate(processes, timeout=5)
     pid_file.unlink(missing_ok=True)
+    return bool(processes)
+
+
+def stop_prometheus(home: Path | None = None) -> bool:
+    """Stop the Prometheus that labkit started in ``home`` (default: LABKIT_HOME), if any.
+
+    It runs in a session of its own, so it outlives the kernel that started it:
+    ``labkit stop`` and the workshop's server extension call this. True if one was running.
+    """
+    return _stop_leftover((home or labkit_home()) / "prometheus")
 
 
 _current: PrometheusServer | None = None

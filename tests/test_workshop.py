@@ -1,0 +1,477 @@
+"""A classroom workshop on a real JupyterHub: three learners at once on one host.
+
+A real JupyterHub (from PyPI) with configurable-http-proxy (from npm) on
+127.0.0.1, the local-process spawner and three real system accounts made for the
+test. The instructor's service token starts the servers, hands out the notebook,
+and the three learners run it in their own kernels at the same time. Then:
+isolation from a second learner's account, collection and grading, stopping
+through the hub, and idle culling followed by a clean restart.
+
+Needs root (accounts, other users' processes), /usr/bin/python3 with venv, and
+npm; marked ``workshop`` (``make test-workshop``; ``.ci/run`` runs it). The
+figures it measures are printed, never asserted: ``benchmarks/workshop.py``
+compares them with one learner alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import yaml
+
+from labkit.workshop.accounts import Learner, create_learners, processes_of, remove_learners
+from labkit.workshop.collect import collect_notebooks, grade_collected
+from labkit.workshop.environment import SYSTEM_PYTHON, build_hub_environment
+from labkit.workshop.hub import HubAPI, RunningHub
+from labkit.workshop.hubconfig import HubSettings
+from labkit.workshop.remote import RemoteExecutionError, RemoteKernel, printed, printed_json
+from labkit.workshop.usage import UsageSampler
+
+pytestmark = [pytest.mark.workshop, pytest.mark.timeout(1500)]
+
+ROOT = Path(__file__).resolve().parent.parent
+# The heaviest notebook, measured by benchmarks/workshop.py; a parameter, since the
+# notebooks change.
+NOTEBOOK = os.environ.get("LABKIT_WORKSHOP_NOTEBOOK", "03_prometheus_monitoring.ipynb")
+CULL_TIMEOUT_S = 60
+
+
+def _requirements() -> None:
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (to create the learners' accounts)")
+    if not Path(SYSTEM_PYTHON).exists():
+        missing.append(SYSTEM_PYTHON)
+    if shutil.which("npm") is None:
+        missing.append("npm (for configurable-http-proxy)")
+    if shutil.which("useradd") is None:
+        missing.append("useradd")
+    if missing:
+        message = "the workshop test needs " + ", ".join(missing)
+        if os.environ.get("CI") and os.geteuid() == 0:
+            pytest.fail(message + ": .ci/run should have installed it")
+        pytest.skip(message)
+
+
+@dataclass
+class Workshop:
+    hub: RunningHub
+    api: HubAPI
+    learners: list[Learner]
+    loop: asyncio.AbstractEventLoop
+    kernels: dict[str, RemoteKernel] = field(default_factory=dict)
+    facts: dict[str, dict] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)  # phases that passed
+
+    @property
+    def names(self) -> list[str]:
+        return [learner.name for learner in self.learners]
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    def execute(self, learner: str, code: str) -> list:
+        return self.run(self.kernels[learner].execute(code))
+
+    def needs(self, phase: str) -> None:
+        if phase not in self.done:
+            pytest.fail(f"this step needs the '{phase}' step, which failed above")
+
+
+@pytest.fixture(scope="module")
+def workshop():
+    _requirements()
+    env = build_hub_environment(ROOT, log=lambda *args: None)
+    learners = create_learners(3)
+    run_dir = Path(tempfile.mkdtemp(prefix="poollab-hub-"))
+    settings = HubSettings(
+        environment=env,
+        run_dir=run_dir,
+        learners=[learner.name for learner in learners],
+        cull_timeout_s=CULL_TIMEOUT_S,
+        cull_every_s=10,
+        activity_interval_s=10,
+    )
+    loop = asyncio.new_event_loop()
+    hub = None
+    try:
+        hub = RunningHub.start(settings)
+        ws = Workshop(hub, hub.api(), learners, loop)
+        yield ws
+        for kernel in ws.kernels.values():
+            kernel.detach()
+        ws.api.close()
+    finally:
+        if hub is not None:
+            hub.stop()
+        loop.close()
+        remove_learners(learners)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the class
+
+
+def answer_key(assignment: str) -> dict[str, str]:
+    """The instructor's answers for one notebook (tests/quiz_answers.yaml)."""
+    key = yaml.safe_load((ROOT / "tests" / "quiz_answers.yaml").read_text())
+    return {q: str(spec["answer"]) for q, spec in key.items() if q.startswith(assignment + "-")}
+
+
+def wrong(answer: str) -> str:
+    """A well-formed answer that is not ``answer``."""
+    if answer.replace(".", "").isdigit():
+        return str(float(answer) + 7)
+    return "D" if answer != "D" else "A"
+
+
+def with_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """The learner edits the notebook's ``my_answers = {...}`` line, as the notebook asks."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("my_answers = {"):
+            for qid, answer in answers.items():
+                cell.source = cell.source.replace(f'"{qid}": None', f'"{qid}": {answer!r}')
+            return nb
+    raise AssertionError("the notebook has no my_answers cell to fill in")
+
+
+def notebook_for(index: int) -> nbformat.NotebookNode:
+    """Learner 1 answers right, learner 2 wrong, learner 3 does not answer."""
+    nb = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    key = answer_key(NOTEBOOK[:2])
+    if index == 0:
+        return with_answers(nb, key)
+    if index == 1:
+        return with_answers(nb, {q: wrong(a) for q, a in key.items()})
+    return nb
+
+
+FACTS = """
+import json, os
+from labkit.infra.embedded import EmbeddedPostgres
+from labkit.infra.home import labkit_home
+from labkit.monitoring.prometheus import start_prometheus
+
+_server = EmbeddedPostgres()
+_running = _server.running()
+prom = start_prometheus(app)  # the notebook stopped its own; a learner may start one again
+print(json.dumps({
+    "uid": os.getuid(), "home": str(labkit_home()), "pgdata": str(_server.pgdata),
+    "db_port": _running.port, "db_pid": _running.pid, "app": app.address, "app_port": app.port,
+    "app_has_secret": app.url != app.address, "prometheus": prom.address,
+    "prometheus_has_secret": prom.url != prom.address,
+    "application_name": app.application_name,
+}))
+"""
+
+SESSIONS = """
+import asyncio, asyncpg, json
+async def _sessions():
+    conn = await asyncpg.connect(app.database.dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, client_port, usename, application_name FROM pg_stat_activity "
+            "WHERE client_port IS NOT NULL AND pid <> pg_backend_pid()")
+        return [dict(r) for r in rows]
+    finally:
+        await conn.close()
+print(json.dumps(await _sessions()))
+"""
+
+
+def client_owners(ports: list[int], server_port: int) -> set[int]:
+    """The uids of the local processes holding these client ports to ``server_port``."""
+    owners = set()
+    for conn in psutil.net_connections(kind="tcp"):
+        theirs = conn.raddr and conn.raddr.port == server_port and conn.laddr.port in ports
+        if theirs and conn.pid:
+            owners.add(psutil.Process(conn.pid).uids().real)
+    return owners
+
+
+def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(workshop):
+    ws = workshop
+    ready_s = ws.api.start_servers(ws.names)
+    for index, name in enumerate(ws.names):
+        ws.api.contents(name).put_notebook(NOTEBOOK, notebook_for(index))
+
+    async def run_one(name: str) -> tuple[float, nbformat.NotebookNode]:
+        nb = nbformat.from_dict(ws.api.contents(name).get(NOTEBOOK)["content"])
+        kernel = RemoteKernel(ws.hub.url, name, ws.hub.settings.instructor_token)
+        await kernel.start()
+        ws.kernels[name] = kernel
+        seconds = await kernel.run_notebook(nb)
+        return seconds, nb
+
+    async def run_all() -> list:
+        return await asyncio.gather(*(run_one(name) for name in ws.names), return_exceptions=True)
+
+    with UsageSampler({learner.name: learner.uid for learner in ws.learners}) as usage:
+        results = ws.run(run_all())
+    failures = {n: r for n, r in zip(ws.names, results, strict=True) if isinstance(r, Exception)}
+    assert not failures, failures
+    report = usage.report()
+    for name, (seconds, nb) in zip(ws.names, results, strict=True):
+        report["learners"][name]["notebook_s"] = round(seconds, 1)
+        ws.api.contents(name).put_notebook(NOTEBOOK, nb)  # the learner saves
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, (name, errors)
+    print(f"\nservers ready in {ready_s:.1f} s; {NOTEBOOK}, three at once:")
+    print(json.dumps(report, indent=2))
+
+    # Each learner's database, app and Prometheus are their own.
+    for learner in ws.learners:
+        ws.facts[learner.name] = facts = printed_json(ws.execute(learner.name, FACTS))
+        assert facts["uid"] == learner.uid
+        assert facts["home"].startswith(str(learner.home) + "/")
+        assert facts["app_has_secret"] and facts["prometheus_has_secret"]
+        owner = psutil.Process(facts["db_pid"]).uids().real
+        assert owner == learner.uid, "the learner's postgres runs as the learner"
+    for key in ("pgdata", "db_port", "app_port", "prometheus", "application_name"):
+        values = [ws.facts[name][key] for name in ws.names]
+        assert len(set(values)) == len(values), (key, values)
+
+    # In each database, every client session belongs to a process of that learner.
+    for learner in ws.learners:
+        sessions = printed_json(ws.execute(learner.name, SESSIONS))
+        assert sessions, "the app's pool keeps at least minsize sessions"
+        ports = [s["client_port"] for s in sessions]
+        owners = client_owners(ports, ws.facts[learner.name]["db_port"])
+        assert owners == {learner.uid}, (learner.name, owners, sessions)
+    ws.done.add("run")
+
+
+ATTACK = """
+import asyncio, json, httpx, asyncpg
+from labkit.infra.embedded.state import read_state
+from labkit.infra.home import labkit_home
+
+victim = {victim!r}
+report = {{}}
+for path in [victim["home"] + "/server.json", victim["home"] + "/prometheus/prometheus.yml",
+             victim["home"] + "/prometheus/web.yml", victim["notebook"]]:
+    try:
+        open(path).read()
+        report[path] = "read"
+    except PermissionError:
+        report[path] = "denied"
+
+report["app"] = {{p: httpx.get(victim["app"] + p, timeout=10).status_code
+                 for p in ["/pool-status", "/metrics", "/docs", "/users/1"]}}
+report["prometheus"] = httpx.get(victim["prometheus"] + "/api/v1/query",
+                                 params={{"query": "up"}}, timeout=10).status_code
+
+async def storm():
+    async with httpx.AsyncClient(base_url=victim["app"], timeout=20) as client:
+        holds = [client.get("/lab/hold", params={{"ms": 5000}}) for _ in range(40)]
+        leaks = [client.post("/lab/leak/connection") for _ in range(10)]
+        return sorted({{r.status_code for r in await asyncio.gather(*holds, *leaks)}})
+report["storm"] = await storm()
+
+async def database():
+    mine = read_state(labkit_home() / "server.json").password
+    tries = {{"labkit, my own password": dict(user="labkit", password=mine),
+              "postgres, no password": dict(user="postgres", password="")}}
+    out = {{}}
+    for label, creds in tries.items():
+        try:
+            conn = await asyncpg.connect(host="127.0.0.1", port=victim["db_port"],
+                                         database="labkit", timeout=10, **creds)
+            await conn.close()
+            out[label] = "connected"
+        except Exception as exc:
+            out[label] = type(exc).__name__
+    try:
+        conn = await asyncpg.connect(host=victim["pgdata"], port=victim["db_port"],
+                                     user="postgres", database="postgres", timeout=10)
+        await conn.close()
+        out["unix socket"] = "connected"
+    except Exception as exc:
+        out["unix socket"] = type(exc).__name__
+    return out
+report["database"] = await database()
+print(json.dumps(report))
+"""
+
+EXHAUST = """
+import asyncpg, json
+held = []
+try:
+    while len(held) < 100:
+        held.append(await asyncpg.connect(app.database.dsn, timeout=10))
+except asyncpg.TooManyConnectionsError as exc:
+    refused = str(exc)
+print(json.dumps({"held": len(held), "refused": refused}))
+"""
+
+RELEASE = """
+for conn in held:
+    await conn.close()
+held.clear()
+print(json.dumps(app.pool_status()))
+"""
+
+
+def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_pool(workshop):
+    ws = workshop
+    ws.needs("run")
+    first, second = ws.names[0], ws.names[1]
+    victim = {**ws.facts[first], "notebook": str(ws.learners[0].home / NOTEBOOK)}
+    victim["home"] = ws.facts[first]["home"]
+
+    report = printed_json(ws.execute(second, ATTACK.format(victim=victim)))
+    for path, outcome in report.items():
+        if path.startswith("/"):
+            assert outcome == "denied", (path, outcome)
+    assert set(report["app"].values()) == {401}, report["app"]
+    assert report["prometheus"] == 401
+    assert report["storm"] == [401], "no hold and no leak may reach the first learner's pool"
+    assert report["database"] == {
+        "labkit, my own password": "InvalidPasswordError",
+        "postgres, no password": "InvalidPasswordError",
+        "unix socket": "PermissionError",
+    }, report["database"]
+    # The first learner's pool saw none of it.
+    status = printed_json(ws.execute(first, "print(json.dumps(app.pool_status()))"))
+    assert status["in_use"] == 0 and status["waiting"] == 0, status
+    show_leaks = "import httpx\nprint(httpx.get(f'{app.url}/lab/leaks').text)"
+    leaks = printed(ws.execute(first, show_leaks))
+    assert json.loads(leaks) == [], leaks
+
+    # One learner's "too many clients" does not refuse another's connections.
+    exhausted = printed_json(ws.execute(first, EXHAUST))
+    assert "too many clients" in exhausted["refused"], exhausted
+    try:
+        pinged = printed(
+            ws.execute(
+                second,
+                "import httpx; print(httpx.get(f'{app.url}/lab/ping-db', timeout=10).status_code)",
+            )
+        )
+        assert pinged.strip() == "200"
+        fresh = printed(
+            ws.execute(
+                second,
+                "import asyncpg\n_c = await asyncpg.connect(app.database.dsn, timeout=10)\n"
+                "print(await _c.fetchval('SELECT 1')); await _c.close()",
+            )
+        )
+        assert fresh.strip() == "1"
+    finally:
+        ws.execute(first, RELEASE)
+    ws.done.add("isolation")
+
+
+def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(workshop, tmp_path):
+    ws = workshop
+    ws.needs("run")
+    written, missing = collect_notebooks(ws.api, ws.names, NOTEBOOK, tmp_path / "submitted")
+    assert not missing and len(written) == 3
+    # The instructor reads through the learner's server, as the learner; files stay private.
+    for learner in ws.learners:
+        assert (learner.home / NOTEBOOK).stat().st_uid == learner.uid
+
+    result = grade_collected(tmp_path / "submitted", tmp_path / "grades.csv", tmp_path / "g.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["student_id"]: row for row in json.loads((tmp_path / "g.json").read_text())}
+    assert set(rows) == set(ws.names)
+    right, wrong_, silent = (rows[name] for name in ws.names)
+    key = answer_key(NOTEBOOK[:2])
+    assert not right["error"] and set(right["points"]) == set(key)
+    assert all(points > 0 for points in right["points"].values()), right
+    assert right["raw_score"] > 0 and right["max_score"] >= right["raw_score"]
+    assert not wrong_["error"] and wrong_["raw_score"] < right["raw_score"]
+    assert silent["error"] and "no quiz answers" in silent["error"]
+    print(result.stdout)
+    ws.done.add("graded")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _nothing_left(ws: Workshop, learner: Learner) -> None:
+    """No process of the learner, and none of their ports still answering."""
+    deadline = time.monotonic() + 20
+    while processes_of(learner.uid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [(p.pid, p.name()) for p in processes_of(learner.uid)]
+    assert not left, f"{learner.name} left processes behind: {left}"
+    facts = ws.facts[learner.name]
+    prom_port = int(facts["prometheus"].rsplit(":", 1)[1])
+    for port in (facts["db_port"], facts["app_port"], prom_port):
+        assert not _listening(port), f"{learner.name}'s port {port} still answers"
+    assert not (Path(facts["pgdata"]) / "postmaster.pid").exists()
+
+
+def test_stopping_servers_through_the_hub_leaves_nothing_behind(workshop):
+    ws = workshop
+    ws.needs("run")
+    stopped = ws.learners[:2]
+    for learner in stopped:
+        ws.kernels[learner.name].detach()  # the kernels stay up: the server must end them
+    ws.api.stop_servers([learner.name for learner in stopped])
+    for learner in stopped:
+        _nothing_left(ws, learner)
+
+
+RESTARTED = """
+import json, labkit, httpx
+app = labkit.start_app()
+status = labkit.database_status()
+user = httpx.get(f"{app.url}/users/{user_id}", timeout=10)
+print(json.dumps({"data_dir": status["data_dir"], "pool": app.pool_status(),
+                  "user": user.status_code}))
+"""
+
+
+def test_an_idle_server_is_culled_leaving_nothing_and_the_next_start_is_clean(workshop):
+    ws = workshop
+    ws.needs("run")
+    learner = ws.learners[2]
+    # Something to find after the restart: a row in the learner's own database.
+    created = printed_json(
+        ws.execute(
+            learner.name,
+            "import httpx, json\nprint(json.dumps(httpx.post(f'{app.url}/users', "
+            "json={'email': 'ada@example.org', 'name': 'Ada'}, timeout=10).json()))",
+        )
+    )
+    ws.kernels[learner.name].detach()  # the learner walks away; kernel, db, app stay up
+    assert processes_of(learner.uid)
+
+    deadline = time.monotonic() + CULL_TIMEOUT_S + 120
+    while ws.api.server(learner.name) is not None:
+        assert time.monotonic() < deadline, "the idle culler never stopped the server"
+        time.sleep(2)
+    # It was the culler, not anyone else, that stopped it.
+    assert f"DELETE /hub/api/users/{learner.name}/server (idle-culler@" in ws.hub.log_text()
+    _nothing_left(ws, learner)
+
+    ws.api.start_servers([learner.name])
+    kernel = RemoteKernel(ws.hub.url, learner.name, ws.hub.settings.instructor_token)
+    ws.kernels[learner.name] = kernel
+    ws.run(kernel.start())
+    try:
+        after = printed_json(
+            ws.run(kernel.execute(RESTARTED.replace("{user_id}", str(created["id"]))))
+        )
+    except RemoteExecutionError as exc:
+        pytest.fail(f"the restart after culling failed: {exc}")
+    assert after["data_dir"] == ws.facts[learner.name]["pgdata"]
+    assert after["user"] == 200, "the database kept the learner's data across the cull"
+    assert after["pool"]["size"] >= 1
