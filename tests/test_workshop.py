@@ -15,13 +15,12 @@ compares them with one learner alone.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import socket
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +29,11 @@ import psutil
 import pytest
 import yaml
 
-from labkit.workshop.accounts import Learner, create_learners, processes_of, remove_learners
+from labkit.workshop.accounts import Learner, processes_of
 from labkit.workshop.collect import collect_notebooks, grade_collected
-from labkit.workshop.environment import SYSTEM_PYTHON, build_hub_environment
-from labkit.workshop.hub import HubAPI, RunningHub
-from labkit.workshop.hubconfig import HubSettings
-from labkit.workshop.remote import RemoteExecutionError, RemoteKernel, printed, printed_json
-from labkit.workshop.usage import UsageSampler
+from labkit.workshop.environment import SYSTEM_PYTHON
+from labkit.workshop.rehearsal import Rehearsal, rehearsal
+from labkit.workshop.remote import RemoteExecutionError, printed, printed_json
 
 pytestmark = [pytest.mark.workshop, pytest.mark.timeout(1500)]
 
@@ -64,25 +61,27 @@ def _requirements() -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(scope="module")
+def workshop() -> Iterator[Rehearsal]:
+    _requirements()
+    with rehearsal(
+        ROOT,
+        learners=3,
+        cull_timeout_s=CULL_TIMEOUT_S,
+        cull_every_s=10,
+        # Activity reported every 10 s (JupyterHub's default is 300 s), so the
+        # culler sees a learner go idle within the test's time.
+        activity_interval_s=10,
+    ) as class_:
+        yield class_
+
+
 @dataclass
-class Workshop:
-    hub: RunningHub
-    api: HubAPI
-    learners: list[Learner]
-    loop: asyncio.AbstractEventLoop
-    kernels: dict[str, RemoteKernel] = field(default_factory=dict)
+class Progress:
+    """What the earlier steps found; the later steps build on it."""
+
     facts: dict[str, dict] = field(default_factory=dict)
-    done: set[str] = field(default_factory=set)  # phases that passed
-
-    @property
-    def names(self) -> list[str]:
-        return [learner.name for learner in self.learners]
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-    def execute(self, learner: str, code: str) -> list:
-        return self.run(self.kernels[learner].execute(code))
+    done: set[str] = field(default_factory=set)
 
     def needs(self, phase: str) -> None:
         if phase not in self.done:
@@ -90,34 +89,8 @@ class Workshop:
 
 
 @pytest.fixture(scope="module")
-def workshop():
-    _requirements()
-    env = build_hub_environment(ROOT, log=lambda *args: None)
-    learners = create_learners(3)
-    run_dir = Path(tempfile.mkdtemp(prefix="poollab-hub-"))
-    settings = HubSettings(
-        environment=env,
-        run_dir=run_dir,
-        learners=[learner.name for learner in learners],
-        cull_timeout_s=CULL_TIMEOUT_S,
-        cull_every_s=10,
-        activity_interval_s=10,
-    )
-    loop = asyncio.new_event_loop()
-    hub = None
-    try:
-        hub = RunningHub.start(settings)
-        ws = Workshop(hub, hub.api(), learners, loop)
-        yield ws
-        for kernel in ws.kernels.values():
-            kernel.detach()
-        ws.api.close()
-    finally:
-        if hub is not None:
-            hub.stop()
-        loop.close()
-        remove_learners(learners)
-        shutil.rmtree(run_dir, ignore_errors=True)
+def progress() -> Progress:
+    return Progress()
 
 
 # ------------------------------------------------------------------ the class
@@ -201,30 +174,21 @@ def client_owners(ports: list[int], server_port: int) -> set[int]:
     return owners
 
 
-def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(workshop):
+def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(workshop, progress):
     ws = workshop
     ready_s = ws.api.start_servers(ws.names)
+    # The instructor hands out the notebook through each learner's server.
     for index, name in enumerate(ws.names):
         ws.api.contents(name).put_notebook(NOTEBOOK, notebook_for(index))
-
-    async def run_one(name: str) -> tuple[float, nbformat.NotebookNode]:
-        nb = nbformat.from_dict(ws.api.contents(name).get(NOTEBOOK)["content"])
-        kernel = RemoteKernel(ws.hub.url, name, ws.hub.settings.instructor_token)
-        await kernel.start()
-        ws.kernels[name] = kernel
-        seconds = await kernel.run_notebook(nb)
-        return seconds, nb
-
-    async def run_all() -> list:
-        return await asyncio.gather(*(run_one(name) for name in ws.names), return_exceptions=True)
-
-    with UsageSampler({learner.name: learner.uid for learner in ws.learners}) as usage:
-        results = ws.run(run_all())
-    failures = {n: r for n, r in zip(ws.names, results, strict=True) if isinstance(r, Exception)}
-    assert not failures, failures
-    report = usage.report()
-    for name, (seconds, nb) in zip(ws.names, results, strict=True):
-        report["learners"][name]["notebook_s"] = round(seconds, 1)
+    handed_out = {
+        name: nbformat.from_dict(ws.api.contents(name).get(NOTEBOOK)["content"])
+        for name in ws.names
+    }
+    try:
+        report, executed = ws.run_notebooks(handed_out)
+    except RemoteExecutionError as exc:
+        pytest.fail(f"a learner's run failed: {exc}")
+    for name, nb in executed.items():
         ws.api.contents(name).put_notebook(NOTEBOOK, nb)  # the learner saves
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, (name, errors)
@@ -233,14 +197,14 @@ def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(work
 
     # Each learner's database, app and Prometheus are their own.
     for learner in ws.learners:
-        ws.facts[learner.name] = facts = printed_json(ws.execute(learner.name, FACTS))
+        progress.facts[learner.name] = facts = printed_json(ws.execute(learner.name, FACTS))
         assert facts["uid"] == learner.uid
         assert facts["home"].startswith(str(learner.home) + "/")
         assert facts["app_has_secret"] and facts["prometheus_has_secret"]
         owner = psutil.Process(facts["db_pid"]).uids().real
         assert owner == learner.uid, "the learner's postgres runs as the learner"
     for key in ("pgdata", "db_port", "app_port", "prometheus", "application_name"):
-        values = [ws.facts[name][key] for name in ws.names]
+        values = [progress.facts[name][key] for name in ws.names]
         assert len(set(values)) == len(values), (key, values)
 
     # In each database, every client session belongs to a process of that learner.
@@ -248,9 +212,9 @@ def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(work
         sessions = printed_json(ws.execute(learner.name, SESSIONS))
         assert sessions, "the app's pool keeps at least minsize sessions"
         ports = [s["client_port"] for s in sessions]
-        owners = client_owners(ports, ws.facts[learner.name]["db_port"])
+        owners = client_owners(ports, progress.facts[learner.name]["db_port"])
         assert owners == {learner.uid}, (learner.name, owners, sessions)
-    ws.done.add("run")
+    progress.done.add("run")
 
 
 ATTACK = """
@@ -324,12 +288,13 @@ print(json.dumps(app.pool_status()))
 """
 
 
-def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_pool(workshop):
+def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_pool(
+    workshop, progress
+):
     ws = workshop
-    ws.needs("run")
+    progress.needs("run")
     first, second = ws.names[0], ws.names[1]
-    victim = {**ws.facts[first], "notebook": str(ws.learners[0].home / NOTEBOOK)}
-    victim["home"] = ws.facts[first]["home"]
+    victim = {**progress.facts[first], "notebook": str(ws.learners[0].home / NOTEBOOK)}
 
     report = printed_json(ws.execute(second, ATTACK.format(victim=victim)))
     for path, outcome in report.items():
@@ -371,12 +336,13 @@ def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_p
         assert fresh.strip() == "1"
     finally:
         ws.execute(first, RELEASE)
-    ws.done.add("isolation")
 
 
-def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(workshop, tmp_path):
+def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(
+    workshop, progress, tmp_path
+):
     ws = workshop
-    ws.needs("run")
+    progress.needs("run")
     written, missing = collect_notebooks(ws.api, ws.names, NOTEBOOK, tmp_path / "submitted")
     assert not missing and len(written) == 3
     # The instructor reads through the learner's server, as the learner; files stay private.
@@ -395,7 +361,6 @@ def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(
     assert not wrong_["error"] and wrong_["raw_score"] < right["raw_score"]
     assert silent["error"] and "no quiz answers" in silent["error"]
     print(result.stdout)
-    ws.done.add("graded")
 
 
 def _listening(port: int) -> bool:
@@ -404,29 +369,28 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _nothing_left(ws: Workshop, learner: Learner) -> None:
+def _nothing_left(facts: dict, learner: Learner) -> None:
     """No process of the learner, and none of their ports still answering."""
     deadline = time.monotonic() + 20
     while processes_of(learner.uid) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = [(p.pid, p.name()) for p in processes_of(learner.uid)]
     assert not left, f"{learner.name} left processes behind: {left}"
-    facts = ws.facts[learner.name]
     prom_port = int(facts["prometheus"].rsplit(":", 1)[1])
     for port in (facts["db_port"], facts["app_port"], prom_port):
         assert not _listening(port), f"{learner.name}'s port {port} still answers"
     assert not (Path(facts["pgdata"]) / "postmaster.pid").exists()
 
 
-def test_stopping_servers_through_the_hub_leaves_nothing_behind(workshop):
+def test_stopping_servers_through_the_hub_leaves_nothing_behind(workshop, progress):
     ws = workshop
-    ws.needs("run")
+    progress.needs("run")
     stopped = ws.learners[:2]
     for learner in stopped:
         ws.kernels[learner.name].detach()  # the kernels stay up: the server must end them
     ws.api.stop_servers([learner.name for learner in stopped])
     for learner in stopped:
-        _nothing_left(ws, learner)
+        _nothing_left(progress.facts[learner.name], learner)
 
 
 RESTARTED = """
@@ -439,9 +403,9 @@ print(json.dumps({"data_dir": status["data_dir"], "pool": app.pool_status(),
 """
 
 
-def test_an_idle_server_is_culled_leaving_nothing_and_the_next_start_is_clean(workshop):
+def test_an_idle_server_is_culled_leaving_nothing_and_the_next_start_is_clean(workshop, progress):
     ws = workshop
-    ws.needs("run")
+    progress.needs("run")
     learner = ws.learners[2]
     # Something to find after the restart: a row in the learner's own database.
     created = printed_json(
@@ -460,18 +424,15 @@ def test_an_idle_server_is_culled_leaving_nothing_and_the_next_start_is_clean(wo
         time.sleep(2)
     # It was the culler, not anyone else, that stopped it.
     assert f"DELETE /hub/api/users/{learner.name}/server (idle-culler@" in ws.hub.log_text()
-    _nothing_left(ws, learner)
+    _nothing_left(progress.facts[learner.name], learner)
 
     ws.api.start_servers([learner.name])
-    kernel = RemoteKernel(ws.hub.url, learner.name, ws.hub.settings.instructor_token)
-    ws.kernels[learner.name] = kernel
-    ws.run(kernel.start())
     try:
         after = printed_json(
-            ws.run(kernel.execute(RESTARTED.replace("{user_id}", str(created["id"]))))
+            ws.execute(learner.name, RESTARTED.replace("{user_id}", str(created["id"])))
         )
     except RemoteExecutionError as exc:
         pytest.fail(f"the restart after culling failed: {exc}")
-    assert after["data_dir"] == ws.facts[learner.name]["pgdata"]
+    assert after["data_dir"] == progress.facts[learner.name]["pgdata"]
     assert after["user"] == 200, "the database kept the learner's data across the cull"
     assert after["pool"]["size"] >= 1

@@ -1,0 +1,135 @@
+"""A workshop's cost per learner: one learner alone, then N at once, on a real JupyterHub.
+
+    sudo .venv/bin/python benchmarks/workshop.py [--notebook NAME ...] [--learners 3]
+                                                 [--json workshop.json]
+
+Root: it makes throw-away learner accounts (removed after) and reads their
+processes' memory. Each learner first starts their database (the first start's
+initdb is not the notebook's cost). Then, for each notebook named (default: 03
+and 04), learner 1 runs it alone; the heaviest (peak memory, then CPU) is run by
+all N learners at the same time. Prints per-learner peak PSS, CPU seconds and
+notebook time, alone and at once, the host's load, and the learners-per-host
+arithmetic of docs/workshop.md for a 2-core 8 GB and a 16-core 64 GB host.
+Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+
+from labkit.workshop.rehearsal import rehearsal
+from labkit.workshop.remote import printed
+from labkit.workshop.sizing import learners_per_host
+from labkit.workshop.usage import pss_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NOTEBOOKS = ["03_prometheus_monitoring.ipynb", "04_error_handling.ipynb"]
+HOSTS = [(2, 8), (16, 64)]
+
+
+def hub_pss_mb(hub) -> float:
+    """The hub, its proxy and its services (the culler), together.
+
+    The learners' servers are the hub's children too, under their own accounts:
+    only the processes running as the hub's own user count here.
+    """
+    process = psutil.Process(hub.process.pid)
+    uid = process.uids().real
+    own = [p for p in [process, *process.children(recursive=True)] if p.uids().real == uid]
+    return pss_bytes(own) / 2**20
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebook", action="append", help="notebooks/NAME; repeatable")
+    parser.add_argument("--learners", type=int, default=3)
+    parser.add_argument("--json", help="also write every figure to this file")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("run as root: it creates learner accounts and reads their memory", file=sys.stderr)
+        return 2
+    candidates = args.notebook or DEFAULT_NOTEBOOKS
+    figures: dict = {"learners": args.learners, "alone": {}, "host_cpus": psutil.cpu_count()}
+
+    with rehearsal(ROOT, learners=args.learners) as class_:
+        names = class_.names
+        figures["servers_ready_s"] = round(class_.api.start_servers(names), 1)
+        started = time.perf_counter()
+        for name in names:  # everyone's first start (initdb) before anything is timed
+            print(printed(class_.execute(name, "import labkit; print(labkit.ensure_database())")))
+        figures["first_database_starts_s"] = round(time.perf_counter() - started, 1)
+        figures["hub_pss_mb"] = round(hub_pss_mb(class_.hub), 1)
+
+        for notebook in candidates:
+            nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+            report, _ = class_.run_notebooks({names[0]: nb})
+            figures["alone"][notebook] = report
+            alone = report["learners"][names[0]]
+            print(
+                f"alone   {notebook:<34} {alone['notebook_s']:6.1f} s  "
+                f"peak {alone['peak_pss_mb']:6.0f} MB  cpu {alone['cpu_s']:5.1f} s  "
+                f"load1 {report['peak_load1']:.2f}"
+            )
+
+        def weight(name: str) -> tuple[float, float]:
+            alone = figures["alone"][name]["learners"][names[0]]
+            return alone["peak_pss_mb"], alone["cpu_s"]
+
+        heaviest = max(candidates, key=weight)
+        figures["heaviest"] = heaviest
+        nb = nbformat.read(ROOT / "notebooks" / heaviest, as_version=4)
+        report, _ = class_.run_notebooks({name: nb for name in names})
+        figures["at_once"] = report
+        for name in names:
+            row = report["learners"][name]
+            print(
+                f"at once {heaviest:<34} {row['notebook_s']:6.1f} s  "
+                f"peak {row['peak_pss_mb']:6.0f} MB  cpu {row['cpu_s']:5.1f} s   ({name})"
+            )
+        print(
+            f"at once: peak total {report['peak_total_pss_mb']:.0f} MB, peak load1 "
+            f"{report['peak_load1']:.2f} on {report['cpus']} CPUs, host CPU "
+            f"{report['host_cpu_percent']:.0f}% (other work on the host included)"
+        )
+
+    rows = figures["at_once"]["learners"].values()
+    peak_mb = max(r["peak_pss_mb"] for r in rows)
+    cpu_s = max(r["cpu_s"] for r in rows)
+    alone_s = figures["alone"][heaviest]["learners"][names[0]]["notebook_s"]
+    figures["hosts"] = [
+        learners_per_host(
+            cores,
+            ram,
+            learner_peak_mb=peak_mb,
+            learner_cpu_s=cpu_s,
+            notebook_s=alone_s,
+            hub_mb=figures["hub_pss_mb"],
+        )
+        for cores, ram in HOSTS
+    ]
+    print(
+        f"\nper learner (the largest of the {args.learners}): peak {peak_mb:.0f} MB, "
+        f"{cpu_s:.1f} CPU-s per run of {heaviest} ({alone_s:.1f} s alone); "
+        f"hub {figures['hub_pss_mb']:.0f} MB"
+    )
+    for host in figures["hosts"]:
+        print(
+            f"{host['cores']:>2} cores {host['ram_gib']:>3} GiB: memory allows "
+            f"{host['memory_bound']}, CPU allows {host['cpu_bound']} -> {host['learners']} "
+            f"learners ({host['bound_by']} binds)"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
