@@ -5,11 +5,14 @@
 
 Root: it makes throw-away learner accounts (removed after) and reads their
 processes' memory. Each learner first starts their database (the first start's
-initdb is not the notebook's cost). Then, for each notebook named (default: 03
-and 04), learner 1 runs it alone; the heaviest (peak memory, then CPU) is run by
-all N learners at the same time. Prints per-learner peak PSS, CPU seconds and
-notebook time, alone and at once, the host's load, and the learners-per-host
-arithmetic of docs/workshop.md for a 2-core 8 GB and a 16-core 64 GB host.
+initdb is not the notebook's cost). Then, for each notebook named (default: 02
+to 07), learner 1 runs it alone; the heaviest (the most CPU-seconds per run,
+then the highest peak memory) is run by all N learners at the same time. The
+sizing takes the worst figure of any notebook for each limit: the highest peak
+memory, and the most cores kept busy on average (CPU-seconds / seconds).
+Prints per-learner peak PSS, CPU seconds and notebook time, alone and at once,
+the host's load, and the learners-per-host arithmetic of docs/workshop.md for a
+2-core 8 GB and a 16-core 64 GB host.
 Asserts nothing.
 """
 
@@ -31,7 +34,15 @@ from labkit.workshop.sizing import learners_per_host
 from labkit.workshop.usage import pss_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NOTEBOOKS = ["03_prometheus_monitoring.ipynb", "04_error_handling.ipynb"]
+# 00 and 01 are short and light; these are the contenders.
+DEFAULT_NOTEBOOKS = [
+    "02_parameter_tuning.ipynb",
+    "03_prometheus_monitoring.ipynb",
+    "04_pool_exhaustion.ipynb",
+    "05_leaks_and_limits.ipynb",
+    "06_the_article_run.ipynb",
+    "07_scaling_out.ipynb",
+]
 HOSTS = [(2, 8), (16, 64)]
 
 
@@ -75,13 +86,15 @@ def main() -> int:
             alone = report["learners"][names[0]]
             print(
                 f"alone   {notebook:<34} {alone['notebook_s']:6.1f} s  "
-                f"peak {alone['peak_pss_mb']:6.0f} MB  cpu {alone['cpu_s']:5.1f} s  "
-                f"load1 {report['peak_load1']:.2f}"
+                f"peak {alone['peak_pss_mb']:6.0f} MB  cpu {alone['cpu_s']:5.1f} s "
+                f"({alone['cpu_s'] / alone['notebook_s']:.2f} cores)  "
+                f"load1 {report['peak_load1']:.2f}",
+                flush=True,
             )
 
         def weight(name: str) -> tuple[float, float]:
             alone = figures["alone"][name]["learners"][names[0]]
-            return alone["peak_pss_mb"], alone["cpu_s"]
+            return alone["cpu_s"], alone["peak_pss_mb"]
 
         heaviest = max(candidates, key=weight)
         figures["heaviest"] = heaviest
@@ -100,25 +113,33 @@ def main() -> int:
             f"{report['host_cpu_percent']:.0f}% (other work on the host included)"
         )
 
-    rows = figures["at_once"]["learners"].values()
-    peak_mb = max(r["peak_pss_mb"] for r in rows)
-    cpu_s = max(r["cpu_s"] for r in rows)
-    alone_s = figures["alone"][heaviest]["learners"][names[0]]["notebook_s"]
+    alone_rows = {n: a["learners"][names[0]] for n, a in figures["alone"].items()}
+    at_once_rows = figures["at_once"]["learners"].values()
+    # Memory: the largest peak of any notebook alone or of any learner at once.
+    peak_mb = max(
+        *(r["peak_pss_mb"] for r in at_once_rows), *(r["peak_pss_mb"] for r in alone_rows.values())
+    )
+    busiest = max(alone_rows, key=lambda n: alone_rows[n]["cpu_s"] / alone_rows[n]["notebook_s"])
+    cores = alone_rows[busiest]["cpu_s"] / alone_rows[busiest]["notebook_s"]
+    figures["sizing_inputs"] = {
+        "learner_peak_mb": peak_mb,
+        "learner_cores": round(cores, 3),
+        "busiest_notebook": busiest,
+        "hub_mb": figures["hub_pss_mb"],
+    }
     figures["hosts"] = [
         learners_per_host(
-            cores,
+            host_cores,
             ram,
             learner_peak_mb=peak_mb,
-            learner_cpu_s=cpu_s,
-            notebook_s=alone_s,
+            learner_cores=cores,
             hub_mb=figures["hub_pss_mb"],
         )
-        for cores, ram in HOSTS
+        for host_cores, ram in HOSTS
     ]
     print(
-        f"\nper learner (the largest of the {args.learners}): peak {peak_mb:.0f} MB, "
-        f"{cpu_s:.1f} CPU-s per run of {heaviest} ({alone_s:.1f} s alone); "
-        f"hub {figures['hub_pss_mb']:.0f} MB"
+        f"\nper learner, the worst of every run: peak {peak_mb:.0f} MB; {cores:.2f} cores busy "
+        f"on average through {busiest} alone; the hub {figures['hub_pss_mb']:.0f} MB"
     )
     for host in figures["hosts"]:
         print(

@@ -3,6 +3,7 @@
 - ``labkit db start | status | stop | reset | url``: the lab's PostgreSQL;
 - ``labkit doctor``: everything the labs need, each problem with its fix;
 - ``labkit stop``: the database and Prometheus, whatever the kit left running;
+- ``labkit workshop env | config | collect``: a class on one JupyterHub host;
 - ``labkit quiz set-answer(s) | release | key-template``: the question banks;
 - ``labkit nbgrader generate``: class mode's nbgrader assignments;
 - ``labkit grade``: a gradebook from submitted notebooks.
@@ -300,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
         "stop", help="stop the embedded database and Prometheus, leaving no process behind"
     )
     stop.set_defaults(run=_stop)
+
+    from labkit.workshop.commands import register as register_workshop
+
+    register_workshop(commands)
 
     quiz = commands.add_parser("quiz", help="author and release the question banks")
     quiz_actions = quiz.add_subparsers(dest="action", required=True)

@@ -13,6 +13,7 @@ import os
 import stat
 
 import httpx
+import psutil
 import pytest
 import yaml
 
@@ -23,6 +24,7 @@ from labkit.infra.blocking import run_blocking
 from labkit.infra.http_client import KeepAliveConnection
 from labkit.infra.load import run_load
 from labkit.infra.sessions import fetch_sessions
+from labkit.infra.workers import start_workers
 from labkit.monitoring.prometheus import lab_config, prometheus_binary, start_prometheus
 
 
@@ -187,3 +189,20 @@ def test_on_a_shared_host_prometheus_asks_for_its_secret_and_scrapes_with_the_ap
         assert web["basic_auth_users"]["labkit"].startswith("$2")
     finally:
         server.stop()
+
+
+def test_on_a_shared_host_app_workers_ask_for_their_groups_secret(database, shared_host):
+    group = start_workers(2, maxsize=2, minsize=1, database=database)
+    try:
+        assert group.secret is not None and group.secret not in repr(group)
+        for worker in group.workers:
+            bare, credentials = split_credentials(worker.url)
+            assert credentials == ("labkit", group.secret)
+            assert httpx.get(f"{bare}/lab/hold", params={"ms": 1}, timeout=10).status_code == 401
+            assert worker.pool_status()["size"] >= 1  # the worker's own URL carries it
+            # The secret is in the worker's environment, not on its command line.
+            assert group.secret not in " ".join(psutil.Process(worker.process.pid).cmdline())
+        result = run_load(group.urls, path="/lab/ping-db", requests=20, concurrency=2)
+        assert result.summary.statuses == {200: 20}, result.summary.errors
+    finally:
+        group.stop()

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +29,9 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-import yaml
+from conftest import Rekeyed
 
+from labkit.grading.release import release_banks
 from labkit.workshop.accounts import Learner, processes_of
 from labkit.workshop.collect import collect_notebooks, grade_collected
 from labkit.workshop.environment import SYSTEM_PYTHON
@@ -61,8 +64,41 @@ def _requirements() -> None:
         pytest.skip(message)
 
 
+@dataclass
+class Course:
+    """The instructor's side of class mode: banks keyed at random, the key, the release."""
+
+    keyed: Rekeyed
+    release: Path  # the class release (no answers), where every learner can read it
+
+
 @pytest.fixture(scope="module")
-def workshop() -> Iterator[Rehearsal]:
+def course() -> Iterator[Course]:
+    folder = Path(tempfile.mkdtemp(prefix="poollab-course-"))
+    try:
+        keyed = Rekeyed(folder, random.Random())
+        release = folder / "release"
+        previous = os.environ.get("LABKIT_BANKS")
+        os.environ["LABKIT_BANKS"] = str(keyed.banks)  # release these banks, not the kit's
+        try:
+            release_banks(release)
+        finally:
+            if previous is None:
+                del os.environ["LABKIT_BANKS"]
+            else:
+                os.environ["LABKIT_BANKS"] = previous
+        for path in [folder, release, *release.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        # The key and the keyed banks stay the instructor's own.
+        keyed.key_path.chmod(0o600)
+        keyed.banks.chmod(0o700)
+        yield Course(keyed, release)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def workshop(course) -> Iterator[Rehearsal]:
     _requirements()
     with rehearsal(
         ROOT,
@@ -72,6 +108,8 @@ def workshop() -> Iterator[Rehearsal]:
         # Activity reported every 10 s (JupyterHub's default is 300 s), so the
         # culler sees a learner go idle within the test's time.
         activity_interval_s=10,
+        # Every learner's quiz reads the class release: answers recorded, not checked.
+        extra_environment={"LABKIT_BANKS": str(course.release)},
     ) as class_:
         yield class_
 
@@ -96,20 +134,15 @@ def progress() -> Progress:
 # ------------------------------------------------------------------ the class
 
 
-def answer_key(assignment: str) -> dict[str, str]:
-    """The instructor's answers for one notebook (tests/quiz_answers.yaml)."""
-    key = yaml.safe_load((ROOT / "tests" / "quiz_answers.yaml").read_text())
-    return {q: str(spec["answer"]) for q, spec in key.items() if q.startswith(assignment + "-")}
+ASSIGNMENT = NOTEBOOK[:2]
 
 
-def wrong(answer: str) -> str:
-    """A well-formed answer that is not ``answer``."""
-    if answer.replace(".", "").isdigit():
-        return str(float(answer) + 7)
-    return "D" if answer != "D" else "A"
+def keyed_questions(course: Course) -> list[str]:
+    """The notebook's questions that the key answers (choices and numbers)."""
+    return [q for q in course.keyed.questions(ASSIGNMENT) if q in course.keyed.answers]
 
 
-def with_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+def with_answers(nb: nbformat.NotebookNode, answers: dict[str, object]) -> nbformat.NotebookNode:
     """The learner edits the notebook's ``my_answers = {...}`` line, as the notebook asks."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     for cell in nb.cells:
@@ -120,14 +153,14 @@ def with_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat
     raise AssertionError("the notebook has no my_answers cell to fill in")
 
 
-def notebook_for(index: int) -> nbformat.NotebookNode:
+def notebook_for(index: int, course: Course) -> nbformat.NotebookNode:
     """Learner 1 answers right, learner 2 wrong, learner 3 does not answer."""
     nb = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
-    key = answer_key(NOTEBOOK[:2])
+    questions = keyed_questions(course)
     if index == 0:
-        return with_answers(nb, key)
+        return with_answers(nb, {q: course.keyed.right(q) for q in questions})
     if index == 1:
-        return with_answers(nb, {q: wrong(a) for q, a in key.items()})
+        return with_answers(nb, {q: course.keyed.wrong(q) for q in questions})
     return nb
 
 
@@ -179,7 +212,7 @@ def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(work
     ready_s = ws.api.start_servers(ws.names)
     # The instructor hands out the notebook through each learner's server.
     for index, name in enumerate(ws.names):
-        ws.api.contents(name).put_notebook(NOTEBOOK, notebook_for(index))
+        ws.api.contents(name).put_notebook(NOTEBOOK, notebook_for(index, course))
     handed_out = {
         name: nbformat.from_dict(ws.api.contents(name).get(NOTEBOOK)["content"])
         for name in ws.names
@@ -339,7 +372,7 @@ def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_p
 
 
 def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(
-    workshop, progress, tmp_path
+    workshop, course, progress, tmp_path
 ):
     ws = workshop
     progress.needs("run")
@@ -349,17 +382,25 @@ def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(
     for learner in ws.learners:
         assert (learner.home / NOTEBOOK).stat().st_uid == learner.uid
 
-    result = grade_collected(tmp_path / "submitted", tmp_path / "grades.csv", tmp_path / "g.json")
+    # Class mode: every recorded answer re-graded against the instructor's key.
+    result = grade_collected(
+        tmp_path / "submitted",
+        tmp_path / "grades.csv",
+        tmp_path / "g.json",
+        key=course.keyed.key_path,
+        banks=course.keyed.banks,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["student_id"]: row for row in json.loads((tmp_path / "g.json").read_text())}
     assert set(rows) == set(ws.names)
-    right, wrong_, silent = (rows[name] for name in ws.names)
-    key = answer_key(NOTEBOOK[:2])
-    assert not right["error"] and set(right["points"]) == set(key)
-    assert all(points > 0 for points in right["points"].values()), right
-    assert right["raw_score"] > 0 and right["max_score"] >= right["raw_score"]
-    assert not wrong_["error"] and wrong_["raw_score"] < right["raw_score"]
-    assert silent["error"] and "no quiz answers" in silent["error"]
+    right, wrong, silent = (rows[name] for name in ws.names)
+    questions = keyed_questions(course)
+    assert questions, f"notebook {ASSIGNMENT} has no question the key answers"
+    full = {q: float(course.keyed.items[q]["points"]) for q in questions}
+    assert not right["error"] and right["assignment"] == ASSIGNMENT, right
+    assert {q: right["points"][q] for q in questions} == full, right
+    assert not wrong["error"] and all(wrong["points"][q] == 0 for q in questions), wrong
+    assert silent["error"] and "no quiz answers" in silent["error"], silent
     print(result.stdout)
 
 

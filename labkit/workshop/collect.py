@@ -2,12 +2,15 @@
 
 The instructor service's token (scope ``access:servers``) reads each learner's
 notebook through their own server's contents API, so nothing needs root and it
-works the same on Kubernetes. Notebooks land in nbgrader's layout,
-``OUT/<learner>/<notebook>``, each stamped with its learner's name, which the
-gradebook uses as the student id.
+works the same on Kubernetes. Notebooks land in nbgrader's ``submitted`` layout,
+``OUT/<learner>/<assignment>/<notebook>`` (the assignment is the notebook's name
+without ``.ipynb``), each stamped with its learner's name, which the gradebook
+uses as the student id. Then class mode grades them against the instructor's key
+(``docs/instructor-grading.md``):
 
-    labkit workshop collect --hub http://127.0.0.1:8000 --token-file token \\
-        --learner ada --learner alan --notebook 04_error_handling.ipynb --out submitted/
+    labkit workshop collect --hub http://127.0.0.1:8000 --token-file ~/course/hub-token \\
+        --learner ada --learner alan --notebook 04_pool_exhaustion.ipynb --out submitted/
+    labkit grade submitted --key ~/course/key.yaml --banks ~/course/banks --json grades.json
 """
 
 from __future__ import annotations
@@ -38,34 +41,43 @@ def collect_notebooks(
             continue
         nb = nbformat.from_dict(model["content"])
         nb.metadata.setdefault("labkit", {})["learner"] = learner
-        path = out / learner / notebook
+        path = out / learner / Path(notebook).stem / Path(notebook).name
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
         written.append(path)
     return written, missing
 
 
-def grade_command(folder: Path, csv_out: Path, json_out: Path) -> list[str]:
-    """The grading command for a folder of collected notebooks.
+def grade_command(
+    folder: Path,
+    csv_out: Path,
+    json_out: Path,
+    key: Path,
+    banks: Path | None = None,
+    execute: bool = False,
+) -> list[str]:
+    """Class mode's ``labkit grade`` for a folder of collected notebooks.
 
-    Today's ``labkit grade`` reads the answers each quiz cell recorded. When class
-    mode lands (``labkit grade --key KEY``), this is the one line that changes.
+    It re-grades every recorded choice answer against ``key`` (the instructor's, kept
+    outside the repository) and the banks the key was written for; ``execute``
+    re-runs each submission in a fresh lab to verify measured answers (minutes per
+    notebook: nbgrader's autograde does the same).
     """
-    return [
-        sys.executable,
-        "-m",
-        "labkit.cli",
-        "grade",
-        str(folder),
-        "--out",
-        str(csv_out),
-        "--json",
-        str(json_out),
-    ]
+    command = [sys.executable, "-m", "labkit.cli", "grade", str(folder), "--key", str(key)]
+    if banks is not None:
+        command += ["--banks", str(banks)]
+    if execute:
+        command.append("--execute")
+    return [*command, "--out", str(csv_out), "--json", str(json_out)]
 
 
-def grade_collected(folder: Path, csv_out: Path, json_out: Path) -> subprocess.CompletedProcess:
+def grade_collected(
+    folder: Path, csv_out: Path, json_out: Path, key: Path, banks: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run :func:`grade_command`; its output is the per-learner summary it prints."""
     return subprocess.run(
-        grade_command(folder, csv_out, json_out), capture_output=True, text=True, check=False
+        grade_command(folder, csv_out, json_out, key, banks),
+        capture_output=True,
+        text=True,
+        check=False,
     )

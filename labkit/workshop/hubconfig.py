@@ -27,6 +27,21 @@ INSTRUCTOR_SCOPES = ["list:users", "read:users", "admin:servers", "access:server
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 
+AUTHENTICATORS = {
+    "dummy": """\
+# REHEARSAL ONLY: one random password for every learner, on loopback. A real
+# workshop uses its institution's login (OAuthenticator, LTI) or PAM ("pam" below).
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+""",
+    "pam": """\
+# Each learner logs in with their own system account's password (PAM).
+# Serve the hub over HTTPS (c.JupyterHub.ssl_cert / ssl_key, or a TLS proxy in front).
+c.JupyterHub.authenticator_class = "pam"
+""",
+}
+
+
 @dataclass
 class HubSettings:
     """Everything the hub's config needs; ports are chosen free on 127.0.0.1 by default."""
@@ -44,6 +59,18 @@ class HubSettings:
     # How often each server tells the hub it is active, and the hub reads the
     # proxy's activity. JupyterHub's default is 300 s; culling tests need it short.
     activity_interval_s: int = 300
+    # More variables for every learner's server: LABKIT_BANKS (a class release of
+    # the question banks, in a folder every learner can read), LABKIT_LANG...
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    # "dummy" (one shared random password; rehearsals on loopback only) or "pam"
+    # (each learner's own system password: a real workshop on one host).
+    authenticator: str = "dummy"
+
+    def __post_init__(self) -> None:
+        if self.authenticator not in AUTHENTICATORS:
+            raise ValueError(
+                f"authenticator {self.authenticator!r}: choose one of {sorted(AUTHENTICATORS)}"
+            )
 
     @property
     def url(self) -> str:
@@ -69,11 +96,7 @@ c.JupyterHub.db_url = "sqlite:///{run_dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{run_dir}/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = "{run_dir}/jupyterhub.pid"
 
-# TEST ONLY: one random password for every learner, on loopback. A real workshop
-# uses its institution's login (OAuthenticator, LTI, or PAM with real passwords).
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {password!r}
-c.Authenticator.allowed_users = {learners!r}
+{authentication}c.Authenticator.allowed_users = {learners!r}
 
 # Each learner's server runs as their own system account, from an environment
 # every account can execute (built from the system Python: labkit.workshop.environment).
@@ -93,6 +116,7 @@ c.Spawner.environment = {{
     "PATH": "{env_bin}:/usr/local/bin:/usr/bin:/bin",
     "JUPYTERHUB_ACTIVITY_INTERVAL": "{activity_interval_s}",
 }}
+c.Spawner.environment.update({extra_environment!r})
 c.JupyterHub.last_activity_interval = {activity_interval_s}
 
 c.JupyterHub.services = [
@@ -121,18 +145,20 @@ c.JupyterHub.load_roles = [
 def render_hub_config(settings: HubSettings) -> str:
     """The text of ``jupyterhub_config.py`` for ``settings``."""
     env = settings.environment
+    authentication = AUTHENTICATORS[settings.authenticator].format(password=settings.password)
     return TEMPLATE.format(
+        authentication=authentication,
         port=settings.port,
         hub_port=settings.hub_port,
         proxy_api_port=settings.proxy_api_port,
         proxy=env.proxy,
         run_dir=settings.run_dir,
-        password=settings.password,
         learners=sorted(settings.learners),
         singleuser=env.command("jupyterhub-singleuser"),
         env_bin=env.prefix / "bin",
         python=str(env.python),
         activity_interval_s=settings.activity_interval_s,
+        extra_environment=dict(sorted(settings.extra_environment.items())),
         instructor=INSTRUCTOR_SERVICE,
         instructor_token=settings.instructor_token,
         cull_timeout_s=settings.cull_timeout_s,
@@ -143,11 +169,18 @@ def render_hub_config(settings: HubSettings) -> str:
 
 
 def write_hub_config(settings: HubSettings) -> Path:
-    """Write the config into ``settings.run_dir`` (private: it holds the tokens)."""
+    """Write the config into ``settings.run_dir`` (private: it holds the tokens).
+
+    The instructor's token goes beside it in ``instructor-token``, for
+    ``labkit workshop collect --token-file``.
+    """
     settings.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.run_dir.chmod(0o700)
-    path = settings.config_file
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(render_hub_config(settings))
-    return path
+    for path, text in [
+        (settings.config_file, render_hub_config(settings)),
+        (settings.run_dir / "instructor-token", settings.instructor_token + "\n"),
+    ]:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(text)
+    return settings.config_file
