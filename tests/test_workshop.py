@@ -41,9 +41,10 @@ from labkit.workshop.remote import RemoteExecutionError, printed, printed_json
 pytestmark = [pytest.mark.workshop, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parent.parent
-# The heaviest notebook, measured by benchmarks/workshop.py; a parameter, since the
-# notebooks change.
-NOTEBOOK = os.environ.get("LABKIT_WORKSHOP_NOTEBOOK", "03_prometheus_monitoring.ipynb")
+# The heaviest notebook as benchmarks/workshop.py measured it (the most CPU-seconds
+# per run and the highest peak memory; it also starts the most processes: app
+# workers and PgBouncer). A parameter, since the notebooks change.
+NOTEBOOK = os.environ.get("LABKIT_WORKSHOP_NOTEBOOK", "07_scaling_out.ipynb")
 CULL_TIMEOUT_S = 60
 
 
@@ -164,22 +165,41 @@ def notebook_for(index: int, course: Course) -> nbformat.NotebookNode:
     return nb
 
 
+# After the notebook, the learner starts every kind of service the kit has, as the
+# notebooks do: the app, Prometheus, an app worker, PgBouncer (when installed).
 FACTS = """
 import json, os
+import labkit
+from labkit.infra.access import split_credentials
 from labkit.infra.embedded import EmbeddedPostgres
 from labkit.infra.home import labkit_home
+from labkit.labs import scale_out
 from labkit.monitoring.prometheus import start_prometheus
 
+if "app" not in globals():
+    app = labkit.start_app()
 _server = EmbeddedPostgres()
 _running = _server.running()
-prom = start_prometheus(app)  # the notebook stopped its own; a learner may start one again
+prom = start_prometheus(app)
+group = scale_out.start_workers(1, maxsize=2, minsize=1)
+bouncer = None
+if scale_out.pgbouncer_skip_reason() is None:
+    bouncer = scale_out.start_pgbouncer(labkit.ensure_database(), default_pool_size=2)
 print(json.dumps({
     "uid": os.getuid(), "home": str(labkit_home()), "pgdata": str(_server.pgdata),
     "db_port": _running.port, "db_pid": _running.pid, "app": app.address, "app_port": app.port,
     "app_has_secret": app.url != app.address, "prometheus": prom.address,
     "prometheus_has_secret": prom.url != prom.address,
+    "worker": split_credentials(group.workers[0].url)[0], "worker_port": group.workers[0].port,
+    "worker_has_secret": split_credentials(group.workers[0].url)[1] is not None,
+    "pgbouncer_port": bouncer.port if bouncer else None,
+    "worker_pid": group.workers[0].process.pid,
     "application_name": app.application_name,
 }))
+"""
+
+SECRETS = """
+print(json.dumps([app.settings.access_secret, group.secret, split_credentials(prom.url)[1][1]]))
 """
 
 SESSIONS = """
@@ -207,7 +227,9 @@ def client_owners(ports: list[int], server_port: int) -> set[int]:
     return owners
 
 
-def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(workshop, progress):
+def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(
+    workshop, course, progress
+):
     ws = workshop
     ready_s = ws.api.start_servers(ws.names)
     # The instructor hands out the notebook through each learner's server.
@@ -234,9 +256,15 @@ def test_three_learners_run_the_notebook_at_once_each_on_their_own_services(work
         assert facts["uid"] == learner.uid
         assert facts["home"].startswith(str(learner.home) + "/")
         assert facts["app_has_secret"] and facts["prometheus_has_secret"]
+        assert facts["worker_has_secret"]
         owner = psutil.Process(facts["db_pid"]).uids().real
         assert owner == learner.uid, "the learner's postgres runs as the learner"
-    for key in ("pgdata", "db_port", "app_port", "prometheus", "application_name"):
+        # No secret on any command line: those are world-readable in /proc.
+        secrets = printed_json(ws.execute(learner.name, SECRETS))
+        for process in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            assert not any(secret in cmdline for secret in secrets), cmdline
+    for key in ("pgdata", "db_port", "app_port", "prometheus", "worker_port", "application_name"):
         values = [progress.facts[name][key] for name in ws.names]
         assert len(set(values)) == len(values), (key, values)
 
@@ -258,7 +286,8 @@ from labkit.infra.home import labkit_home
 victim = {victim!r}
 report = {{}}
 for path in [victim["home"] + "/server.json", victim["home"] + "/prometheus/prometheus.yml",
-             victim["home"] + "/prometheus/web.yml", victim["notebook"]]:
+             victim["home"] + "/prometheus/web.yml", victim["notebook"],
+             f"/proc/{{victim['worker_pid']}}/environ"]:
     try:
         open(path).read()
         report[path] = "read"
@@ -267,15 +296,18 @@ for path in [victim["home"] + "/server.json", victim["home"] + "/prometheus/prom
 
 report["app"] = {{p: httpx.get(victim["app"] + p, timeout=10).status_code
                  for p in ["/pool-status", "/metrics", "/docs", "/users/1"]}}
+report["worker"] = {{p: httpx.get(victim["worker"] + p, timeout=10).status_code
+                    for p in ["/pool-status", "/lab/ping-db"]}}
 report["prometheus"] = httpx.get(victim["prometheus"] + "/api/v1/query",
                                  params={{"query": "up"}}, timeout=10).status_code
 
-async def storm():
-    async with httpx.AsyncClient(base_url=victim["app"], timeout=20) as client:
+async def storm(base):
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
         holds = [client.get("/lab/hold", params={{"ms": 5000}}) for _ in range(40)]
         leaks = [client.post("/lab/leak/connection") for _ in range(10)]
         return sorted({{r.status_code for r in await asyncio.gather(*holds, *leaks)}})
-report["storm"] = await storm()
+report["storm"] = await storm(victim["app"])
+report["worker storm"] = await storm(victim["worker"])
 
 async def database():
     mine = read_state(labkit_home() / "server.json").password
@@ -297,6 +329,15 @@ async def database():
         out["unix socket"] = "connected"
     except Exception as exc:
         out["unix socket"] = type(exc).__name__
+    if victim["pgbouncer_port"]:
+        try:
+            conn = await asyncpg.connect(host="127.0.0.1", port=victim["pgbouncer_port"],
+                                         database="labkit", user="labkit", password=mine,
+                                         timeout=10)
+            await conn.close()
+            out["pgbouncer"] = "connected"
+        except Exception as exc:
+            out["pgbouncer"] = type(exc).__name__
     return out
 report["database"] = await database()
 print(json.dumps(report))
@@ -334,9 +375,13 @@ def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_p
         if path.startswith("/"):
             assert outcome == "denied", (path, outcome)
     assert set(report["app"].values()) == {401}, report["app"]
+    assert set(report["worker"].values()) == {401}, report["worker"]
     assert report["prometheus"] == 401
     assert report["storm"] == [401], "no hold and no leak may reach the first learner's pool"
-    assert report["database"] == {
+    assert report["worker storm"] == [401], "nor their worker's"
+    database = report["database"]
+    assert database.pop("pgbouncer", "refused") != "connected", "PgBouncer let them in"
+    assert database == {
         "labkit, my own password": "InvalidPasswordError",
         "postgres, no password": "InvalidPasswordError",
         "unix socket": "PermissionError",
@@ -418,7 +463,8 @@ def _nothing_left(facts: dict, learner: Learner) -> None:
     left = [(p.pid, p.name()) for p in processes_of(learner.uid)]
     assert not left, f"{learner.name} left processes behind: {left}"
     prom_port = int(facts["prometheus"].rsplit(":", 1)[1])
-    for port in (facts["db_port"], facts["app_port"], prom_port):
+    ports = [facts["db_port"], facts["app_port"], prom_port, facts["worker_port"]]
+    for port in [*ports, facts["pgbouncer_port"] or ports[0]]:
         assert not _listening(port), f"{learner.name}'s port {port} still answers"
     assert not (Path(facts["pgdata"]) / "postmaster.pid").exists()
 
