@@ -12,7 +12,7 @@ sizing takes the worst figure of any notebook for each limit: the highest peak
 memory, and the most cores kept busy on average (CPU-seconds / seconds).
 Prints per-learner peak PSS, CPU seconds and notebook time, alone and at once,
 the host's load, and the learners-per-host arithmetic of docs/workshop.md for a
-2-core 8 GB and a 16-core 64 GB host.
+2-core 8 GB host, a 16-core 64 GB host and this one.
 Asserts nothing.
 """
 
@@ -127,6 +127,7 @@ def main() -> int:
         "busiest_notebook": busiest,
         "hub_mb": figures["hub_pss_mb"],
     }
+    this_host = (psutil.cpu_count(), round(psutil.virtual_memory().total / 2**30, 1))
     figures["hosts"] = [
         learners_per_host(
             host_cores,
@@ -135,7 +136,7 @@ def main() -> int:
             learner_cores=cores,
             hub_mb=figures["hub_pss_mb"],
         )
-        for host_cores, ram in HOSTS
+        for host_cores, ram in [*HOSTS, this_host]
     ]
     print(
         f"\nper learner, the worst of every run: peak {peak_mb:.0f} MB; {cores:.2f} cores busy "

@@ -18,14 +18,18 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import nbformat
 import psutil
 import pytest
@@ -33,7 +37,7 @@ from conftest import Rekeyed
 
 from labkit.grading.release import release_banks
 from labkit.workshop.accounts import Learner, processes_of
-from labkit.workshop.collect import collect_notebooks, grade_collected
+from labkit.workshop.collect import grade_collected
 from labkit.workshop.environment import SYSTEM_PYTHON
 from labkit.workshop.rehearsal import Rehearsal, rehearsal
 from labkit.workshop.remote import RemoteExecutionError, printed, printed_json
@@ -416,15 +420,70 @@ def test_a_second_learner_can_neither_read_exhaust_nor_leak_the_first_learners_p
         ws.execute(first, RELEASE)
 
 
+def browser(ws: Rehearsal, name: str) -> httpx.Client:
+    """A browser's session: logged in to the hub as ``name``, then to their server (OAuth)."""
+    client = httpx.Client(base_url=ws.hub.url, follow_redirects=True, timeout=60)
+    form = client.get("/hub/login")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text)
+    data = {"username": name, "password": ws.hub.settings.password}
+    if xsrf:
+        data["_xsrf"] = xsrf.group(1)
+    assert client.post("/hub/login", data=data).status_code == 200
+    return client
+
+
+def test_through_the_learners_own_jupyter_server_the_app_still_asks_and_others_are_refused(
+    workshop, progress
+):
+    """The path a browser takes to the app: jupyter-server-proxy's /user/NAME/proxy/PORT/."""
+    ws = workshop
+    progress.needs("run")
+    first, second = ws.names[0], ws.names[1]
+    port = progress.facts[first]["app_port"]
+    secret = printed_json(ws.execute(first, SECRETS))[0]
+    path = f"/user/{first}/proxy/{port}/pool-status"
+    own, other = browser(ws, first), browser(ws, second)
+    try:
+        assert own.get(f"/user/{first}/lab").status_code == 200  # the server's own login
+        asked = own.get(path)
+        assert asked.status_code == 401, asked.text[:300]
+        assert asked.headers["www-authenticate"].startswith("Basic ")
+        answered = own.get(path, auth=("labkit", secret))
+        assert answered.status_code == 200 and "in_use" in answered.json(), answered.text[:300]
+        # The other learner never reaches the app: the hub refuses them the server.
+        refused = other.get(path, auth=("labkit", secret))
+        assert refused.status_code in (403, 404), (refused.status_code, refused.text[:300])
+    finally:
+        own.close()
+        other.close()
+
+
 def test_the_instructor_collects_every_notebook_through_the_hub_and_grades_them(
     workshop, course, progress, tmp_path
 ):
     ws = workshop
     progress.needs("run")
-    written, missing = collect_notebooks(ws.api, ws.names, NOTEBOOK, tmp_path / "submitted")
-    assert not missing and len(written) == 3
-    # The instructor reads through the learner's server, as the learner; files stay private.
-    for learner in ws.learners:
+    # The instructor's command, with the token file the hub's config was written with.
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labkit.cli",
+            "workshop",
+            "collect",
+            f"--hub={ws.hub.url}",
+            f"--token-file={ws.hub.settings.run_dir / 'instructor-token'}",
+            f"--notebook={NOTEBOOK}",
+            f"--out={tmp_path / 'submitted'}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert "3 of 3 notebooks collected" in collected.stdout, collected.stdout
+    for learner in ws.learners:  # nbgrader's submitted/<student>/<assignment>/ layout
+        assert (tmp_path / "submitted" / learner.name / Path(NOTEBOOK).stem / NOTEBOOK).exists()
+        # Read through the learner's server, as the learner: their file stays theirs.
         assert (learner.home / NOTEBOOK).stat().st_uid == learner.uid
 
     # Class mode: every recorded answer re-graded against the instructor's key.
