@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import nbformat
@@ -521,7 +522,7 @@ def _nothing_left(facts: dict, learner: Learner) -> None:
         time.sleep(0.5)
     left = [(p.pid, p.name()) for p in processes_of(learner.uid)]
     assert not left, f"{learner.name} left processes behind: {left}"
-    prom_port = int(facts["prometheus"].rsplit(":", 1)[1])
+    prom_port = urlsplit(facts["prometheus"]).port  # its address may carry a route prefix
     ports = [facts["db_port"], facts["app_port"], prom_port, facts["worker_port"]]
     for port in [*ports, facts["pgbouncer_port"] or ports[0]]:
         assert not _listening(port), f"{learner.name}'s port {port} still answers"
