@@ -46,9 +46,9 @@ from labkit.workshop.remote import RemoteExecutionError, printed, printed_json
 pytestmark = [pytest.mark.workshop, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parent.parent
-# The heaviest notebook as benchmarks/workshop.py measured it (the most CPU-seconds
-# per run and the highest peak memory; it also starts the most processes: app
-# workers and PgBouncer). A parameter, since the notebooks change.
+# The heaviest notebook as benchmarks/workshop.py measured it: the highest peak memory,
+# about as many CPU-seconds as the busiest (02), and the most processes to clean up
+# (app workers, PgBouncer). A parameter, since the notebooks change.
 NOTEBOOK = os.environ.get("LABKIT_WORKSHOP_NOTEBOOK", "07_scaling_out.ipynb")
 CULL_TIMEOUT_S = 60
 
