@@ -1,7 +1,8 @@
 # Pool Lab: two commands.
 #   make lab    create .venv on first use, start the database, open JupyterLab on notebook 00
 #   make test   the whole suite against a real PostgreSQL (what CI runs), but the
-#               Binder launch simulation: `make test-binder` (root, a few minutes)
+#               Binder launch simulation: `make test-binder` (root, a few minutes), and
+#               three learners on a real JupyterHub: `make test-workshop` (root, a few minutes)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told; CI and some containers are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-binder lint db-stop clean
+.PHONY: lab test test-binder test-workshop lint db-stop clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +23,14 @@ lab: $(INSTALLED)
 	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 test: $(INSTALLED) lint
-	$(BIN)/python -m pytest -m "not binder"
+	$(BIN)/python -m pytest -m "not binder and not workshop"
 
 test-binder: $(INSTALLED)
 	$(BIN)/python -m pytest -m binder -s tests/test_binder.py
+
+# Creates system accounts and builds the hub's environment under /opt/poollab-hub.
+test-workshop: $(INSTALLED)
+	$(BIN)/python -m pytest -m workshop tests/test_workshop.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check labkit tests benchmarks

@@ -2,6 +2,8 @@
 
 - ``labkit db start | status | stop | reset | url``: the lab's PostgreSQL;
 - ``labkit doctor``: everything the labs need, each problem with its fix;
+- ``labkit stop``: the database and Prometheus, whatever the kit left running;
+- ``labkit workshop env | config | collect``: a class on one JupyterHub host;
 - ``labkit quiz set-answer(s) | release | key-template``: the question banks;
 - ``labkit nbgrader generate``: class mode's nbgrader assignments;
 - ``labkit grade``: a gradebook from submitted notebooks.
@@ -89,6 +91,14 @@ DB_ACTIONS = {
     "reset": (_db_reset, "delete the embedded server's data and start afresh"),
     "url": (_db_url, "print the connection URL and nothing else"),
 }
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from labkit.infra.shutdown import stop_lab_services
+
+    stopped = stop_lab_services()
+    print("stopped: " + ", ".join(stopped) if stopped else "nothing of labkit's was running")
+    return 0
 
 
 @contextmanager
@@ -287,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_doctor)
 
     banks_help = "use the question banks in DIR instead of the installed ones (LABKIT_BANKS)"
+    stop = commands.add_parser(
+        "stop", help="stop the embedded database and Prometheus, leaving no process behind"
+    )
+    stop.set_defaults(run=_stop)
+
+    from labkit.workshop.commands import register as register_workshop
+
+    register_workshop(commands)
+
     quiz = commands.add_parser("quiz", help="author and release the question banks")
     quiz_actions = quiz.add_subparsers(dest="action", required=True)
     one = quiz_actions.add_parser("set-answer", help="hash one answer into a self-check bank")

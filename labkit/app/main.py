@@ -20,6 +20,7 @@ from tortoise.context import get_current_context
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from labkit.app import (
+    access,
     health,
     observability,
     routes_exercises,
@@ -144,6 +145,9 @@ def create_app(settings: AppSettings) -> FastAPI:
     if settings.metrics:
         app.state.metrics = AppMetrics(app, settings)
         app.include_router(observability.router)
+    if settings.access_secret:
+        # Outermost, so a refused request never reaches a route, a metric or the pool.
+        app.add_middleware(access.RequireSecret, secret=settings.access_secret)
     return app
 
 

@@ -58,6 +58,11 @@ class AppSettings(BaseSettings):
         "transaction mode, where a client has no session of its own to reset (asyncpg still "
         "rolls back a transaction left open)",
     )
+    access_secret: str | None = Field(
+        None,
+        description="on a shared host, the password every HTTP request must carry "
+        "(user 'labkit', HTTP Basic); None: the app asks for nothing",
+    )
     server_settings: dict[str, str] = Field(
         default_factory=dict,
         description="PostgreSQL settings for every session, e.g. "
@@ -69,7 +74,11 @@ class AppSettings(BaseSettings):
         from labkit.infra.database import mask_password
 
         for name, value in super().__repr_args__():
-            yield name, mask_password(value) if name == "database_url" else value
+            if name == "database_url":
+                value = mask_password(value)
+            elif name == "access_secret" and value is not None:
+                value = "***"
+            yield name, value
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> AppSettings:

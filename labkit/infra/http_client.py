@@ -8,6 +8,8 @@ both side by side). Everything else in labkit uses httpx.
 
 It speaks just enough HTTP/1.1 for our own app on 127.0.0.1: a request line,
 a Host header, keep-alive, and responses framed by Content-Length or chunked.
+A URL with ``user:password@`` (the app on a shared host, see
+:mod:`labkit.infra.access`) adds an ``Authorization: Basic`` header, as httpx does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
+
+from labkit.infra.access import basic_authorization, split_credentials
 
 
 class HTTPProtocolError(ConnectionError):
@@ -38,18 +42,25 @@ class KeepAliveConnection:
     """
 
     def __init__(self, base_url: str) -> None:
-        url = urlsplit(base_url)
+        bare, credentials = split_credentials(base_url)
+        url = urlsplit(bare)
         if url.scheme != "http" or not url.hostname:
-            raise ValueError(f"expected a plain http:// URL, got {base_url!r}")
+            raise ValueError(f"expected a plain http:// URL, got {bare!r}")
         self.host = url.hostname
         self.port = url.port or 80
+        # Built once: the same header goes with every request on this connection.
+        self._extra_headers = (
+            f"Authorization: {basic_authorization(*credentials)}\r\n" if credentials else ""
+        )
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str, params: dict | None = None) -> Response:
         """Send one GET and read the whole response. Reconnects if the server closed."""
         target = f"{path}?{urlencode(params)}" if params else path
-        request = f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self._extra_headers}\r\n"
+        ).encode()
         reused = await self._connect()
         try:
             return await self._exchange(request)

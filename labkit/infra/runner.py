@@ -9,6 +9,10 @@ would quietly build a second pool.
 >>> app = start_app(maxsize=5)            # doctest: +SKIP
 >>> app.url                               # doctest: +SKIP
 'http://127.0.0.1:40123'
+
+On a shared host (``LABKIT_SHARED_HOST=1``, see :mod:`labkit.infra.access`) the
+app asks every request for a per-run secret, and ``app.url`` carries it:
+``http://labkit:<secret>@127.0.0.1:40123``. httpx sends it by itself.
 >>> app.restart(maxsize=10)               # doctest: +SKIP
 >>> app.stop()                            # doctest: +SKIP
 """
@@ -26,6 +30,7 @@ import asyncpg
 import httpx
 
 from labkit.errors import AppStartError
+from labkit.infra.access import new_secret, shared_host, split_credentials, with_credentials
 from labkit.infra.blocking import run_blocking
 from labkit.infra.database import Database, ensure_database
 from labkit.infra.ports import bind_tcp
@@ -59,6 +64,11 @@ class BackgroundApp:
         return self.settings.application_name
 
     @property
+    def address(self) -> str:
+        """``url`` without its credentials: safe to print or show in a link."""
+        return split_credentials(self.url)[0]
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -70,7 +80,7 @@ class BackgroundApp:
         app = self._fastapi_app = create_app(self.settings)
         sock = bind_tcp(self.port)
         self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = with_credentials(f"http://127.0.0.1:{self.port}", self.settings.access_secret)
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
         )
@@ -108,7 +118,9 @@ class BackgroundApp:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise AppStartError(f"The example app at {self.url} never answered /pool-status.")
+                raise AppStartError(
+                    f"The example app at {self.address} never answered /pool-status."
+                )
             time.sleep(0.02)
 
     def stop(self) -> None:
@@ -237,6 +249,8 @@ def start_app(
             acquire_timeout=acquire_timeout,
             server_settings=server_settings or {},
             address_file=_address_file(database),
+            # A new secret per start on a shared host; none on your own machine.
+            access_secret=new_secret() if shared_host() else None,
         )
         app = BackgroundApp(database=database, settings=settings, port=port)
         app._start()

@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from labkit.errors import AppStartError
+from labkit.infra.access import new_secret, shared_host, with_credentials
 from labkit.infra.blocking import run_blocking
 from labkit.infra.database import Database, dsn_of
 from labkit.infra.home import labkit_home
@@ -80,10 +81,13 @@ class Worker:
     application_name: str  # every connection of this worker's pool carries it
     process: subprocess.Popen = field(repr=False)
     folder: Path = field(repr=False)
+    # On a shared host the worker asks every request for this (labkit.infra.access).
+    secret: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """Where it serves; on a shared host with its secret in it, as ``app.url``."""
+        return with_credentials(f"http://127.0.0.1:{self.port}", self.secret)
 
     @property
     def log_file(self) -> Path:
@@ -134,6 +138,8 @@ class WorkerGroup:
     settings: dict  # LABKIT_APP_* settings every worker gets (maxsize, minsize, ...)
     name: str  # every worker's application_name starts with it
     workers: list[Worker] = field(default_factory=list)
+    # One per group on a shared host: every worker asks for it (labkit.infra.access).
+    secret: str | None = field(default=None, repr=False)
 
     @property
     def urls(self) -> list[str]:
@@ -183,6 +189,9 @@ class WorkerGroup:
             "LABKIT_APP_APPLICATION_NAME": application_name,
             **{f"LABKIT_APP_{key.upper()}": str(value) for key, value in self.settings.items()},
         }
+        if self.secret is not None:
+            # In the environment, not the command line: only its owner can read it.
+            env["LABKIT_APP_ACCESS_SECRET"] = self.secret
         args = ["--factory", "--host", "127.0.0.1", "--port", str(port)]
         command = [sys.executable, "-m", "uvicorn", FACTORY, *args]
         command += ["--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "3"]
@@ -195,7 +204,7 @@ class WorkerGroup:
                 start_new_session=True,  # Ctrl-C in the notebook must not kill it mid-lab
             )
         write_run_file(folder, process.pid, must_mention=f"{FACTORY} {' '.join(args)}")
-        return Worker(index, port, application_name, process, folder)
+        return Worker(index, port, application_name, process, folder, self.secret)
 
     def _wait_until_answering(self, batch: list[Worker]) -> dict[Worker, WorkerStartError]:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -315,6 +324,7 @@ def start_workers(
         server_dsn=server_dsn or dsn,
         settings=settings,
         name=f"labkit-worker-{secrets.token_hex(3)}",
+        secret=new_secret() if shared_host() else None,
     )
     with _live_lock:
         _live_groups.append(group)

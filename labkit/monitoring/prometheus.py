@@ -2,6 +2,9 @@
 
 It scrapes the background app every second, evaluates the kit's alert rules,
 listens on 127.0.0.1 only, and keeps its data in LABKIT_HOME/prometheus.
+On a shared host (``LABKIT_SHARED_HOST=1``) it asks for a per-start secret with
+HTTP Basic authentication (``--web.config.file``, a bcrypt hash), its ``url``
+carries that secret as httpx expects, and it scrapes the app with the app's own.
 The binary comes from Debian's ``prometheus`` package (CI) or conda-forge's
 (Binder); set LABKIT_PROMETHEUS=off to pretend there is none.
 
@@ -21,10 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 from labkit.errors import LabkitError
+from labkit.infra.access import (
+    USERNAME,
+    new_secret,
+    shared_host,
+    split_credentials,
+    with_credentials,
+)
 from labkit.infra.home import labkit_home
+from labkit.infra.jsonfile import write_json
 from labkit.infra.ports import free_port
 from labkit.infra.processes import process_tree, terminate
 
@@ -46,13 +56,34 @@ def prometheus_binary() -> str | None:
 
 
 def lab_config(app_url: str, scrape_interval: str = SCRAPE_INTERVAL) -> dict:
-    """The kit's prometheus.yml for the app at ``app_url``, with the kit's alert rules."""
-    target = app_url.removeprefix("http://").rstrip("/")
+    """The kit's prometheus.yml for the app at ``app_url``, with the kit's alert rules.
+
+    A URL with ``user:password@`` becomes the scrape's ``basic_auth``: Prometheus
+    takes bare ``host:port`` targets and the credentials separately.
+    """
+    bare, credentials = split_credentials(app_url)
+    target = bare.removeprefix("http://").rstrip("/")
+    job: dict = {"job_name": "poollab-app", "static_configs": [{"targets": [target]}]}
+    if credentials is not None:
+        job["basic_auth"] = {"username": credentials[0], "password": credentials[1]}
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "rule_files": [str(RULES_FILE)],
-        "scrape_configs": [{"job_name": "poollab-app", "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [job],
     }
+
+
+def web_config(secret: str) -> dict:
+    """Prometheus's ``--web.config.file``: one user, ``labkit``, whose password is ``secret``.
+
+    Prometheus keeps only a bcrypt hash. A low cost factor is enough here: the
+    secret is 128 random bits, so nobody guesses it whatever the hash costs, and
+    each uncached check would otherwise cost the learner's CPU ~0.1 s.
+    """
+    import bcrypt
+
+    hashed = bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=6)).decode("ascii")
+    return {"basic_auth_users": {USERNAME: hashed}}
 
 
 @dataclass
@@ -69,6 +100,14 @@ class PrometheusServer:
     home: Path
     kind: str = "prometheus"
     route_prefix: str = ""
+
+    @property
+    def address(self) -> str:
+        """``url`` without its credentials: safe to print or show in a link."""
+        return split_credentials(self.url)[0]
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"<PrometheusServer at {self.address}, data in {self.home}>"
 
     def query(self, expr: str, at: float | None = None) -> list[dict]:
         """An instant PromQL query: the ``result`` list of Prometheus's answer."""
@@ -89,7 +128,9 @@ class PrometheusServer:
             response = httpx.get(f"{self.url}{path}", params=params, timeout=10)
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise PrometheusError(f"Prometheus at {self.url} did not answer {path}: {exc}") from exc
+            raise PrometheusError(
+                f"Prometheus at {self.address} did not answer {path}: {exc}"
+            ) from exc
         if body.get("status") != "success":
             raise PrometheusError(f"Prometheus refused {params.get('query', path)!r}: {body}")
         return body["data"]
@@ -105,12 +146,27 @@ class PrometheusServer:
         (self.home / "pid").unlink(missing_ok=True)
 
 
-def _stop_leftover(home: Path) -> None:
-    """A Prometheus left by a killed kernel still holds its data dir's lock: end it."""
+def _stop_leftover(home: Path) -> bool:
+    """A Prometheus left by a killed kernel still holds its data dir's lock: end it.
+
+    True if one was running.
+    """
     pid_file = home / "pid"
+    processes = []
     with contextlib.suppress(ValueError, OSError):
-        terminate(process_tree(int(pid_file.read_text()), must_mention=str(home)), timeout=5)
+        processes = process_tree(int(pid_file.read_text()), must_mention=str(home))
+        terminate(processes, timeout=5)
     pid_file.unlink(missing_ok=True)
+    return bool(processes)
+
+
+def stop_prometheus(home: Path | None = None) -> bool:
+    """Stop the Prometheus that labkit started in ``home`` (default: LABKIT_HOME), if any.
+
+    It runs in a session of its own, so it outlives the kernel that started it:
+    ``labkit stop`` and the workshop's server extension call this. True if one was running.
+    """
+    return _stop_leftover((home or labkit_home()) / "prometheus")
 
 
 _current: PrometheusServer | None = None
@@ -154,27 +210,35 @@ def start_prometheus(app) -> PrometheusServer | None:
     # queryable for Prometheus's 5-minute lookback and be summed with this app's.
     shutil.rmtree(home / "data", ignore_errors=True)
     config = home / "prometheus.yml"
-    config.write_text(yaml.safe_dump(lab_config(app.url)))
+    # JSON is YAML; write_json makes the file private from its first byte, and on a
+    # shared host it holds the app's secret.
+    write_json(config, lab_config(app.url), mode=0o600)
     port = free_port()
     external_url, route = proxy_route_prefix(port)
+    arguments = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=2h",
+        # The route prefix follows the external URL's path (none without a proxy).
+        *([f"--web.external-url={external_url}"] if external_url else []),
+    ]
+    secret = new_secret() if shared_host() else None
+    if secret is not None:
+        write_json(home / "web.yml", web_config(secret), mode=0o600)
+        arguments.append(f"--web.config.file={home / 'web.yml'}")
     log = open(home / "prometheus.log", "w")  # noqa: SIM115 - the process keeps writing to it
     process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=2h",
-            # The route prefix follows the external URL's path (none without a proxy).
-            *([f"--web.external-url={external_url}"] if external_url else []),
-        ],
+        arguments,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C in the kernel must not kill it mid-lab
     )
     log.close()
     (home / "pid").write_text(str(process.pid))
-    server = PrometheusServer(process, f"http://127.0.0.1:{port}{route}", home, route_prefix=route)
+    url = with_credentials(f"http://127.0.0.1:{port}{route}", secret)
+    server = PrometheusServer(process, url, home, route_prefix=route)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
