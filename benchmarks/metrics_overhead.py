@@ -4,7 +4,7 @@
 
 Three variants of the example app:
 
-- bare: no /metrics at all (``metrics=False``);
+- bare: no HTTP metrics, no acquire observer, nobody scraping /metrics;
 - instrumentator: /metrics with the HTTP series recorded by
   prometheus-fastapi-instrumentator (the app's way before), same two series;
 - middleware: /metrics as the app has it now (``labkit.app.http_metrics``).
@@ -13,14 +13,15 @@ Both instrumented variants have the pool's acquire observer (the same, cached
 children) and are scraped every second, as Prometheus would; they differ only in
 how HTTP requests are recorded.
 
-Tortoise keeps one global context per process, so each variant runs in a
-process of its own, with its load generator beside it as in a notebook's
-kernel. Their runs alternate (the order rotates from round to round), a second
-or so each, so that whatever else the machine is doing hits them alike. Every
---rounds-per-process rounds, three fresh processes take over: a process's hash
-seed and memory layout alone move its speed by a few per cent (run the same
-variant three times and see), and that must average out too. Figures are
-medians over the rounds, then each round's.
+All three are the SAME app in the same process, its ASGI middleware stack
+swapped between runs (see :class:`Variants`): a process's hash seed and memory
+layout alone move its speed by a few per cent (run one variant in three
+processes and see), more than the difference measured here, so separate
+processes per variant measured their luck as much as their metrics. The
+variants' runs alternate (the order rotates from round to round), a second or
+so each, so that whatever else the machine is doing hits them alike; every
+--rounds-per-process rounds a fresh process takes over. Figures are medians
+over the rounds, then each round's.
 
 Two measures. Throughput (requests per second) is the target: 5% or less below
 bare. It swings with other work on the machine, and the last line says how busy
@@ -46,16 +47,14 @@ import timeit
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from types import SimpleNamespace
-from unittest import mock
 
 import httpx
 import psutil
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as instrumentator_metrics
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+from starlette.middleware import Middleware
 
-from labkit.app import observability
 from labkit.app.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from labkit.app.metrics import LATENCY_BUCKETS
 from labkit.infra.database import ensure_database
@@ -66,18 +65,6 @@ VARIANTS = ("bare", "instrumentator", "middleware")
 # The worst case (the cheapest query there is), a read by primary key, and a
 # request that holds its connection 20 ms, like most of the labs' requests.
 PATHS = ("/lab/ping-db", "/users/{user_id}", "/lab/hold?ms=20")
-
-
-def instrument_with_instrumentator(app, registry: CollectorRegistry) -> None:
-    """The app's HTTP metrics before: the instrumentator, with the same two series."""
-    instrumentator = Instrumentator(registry=registry, excluded_handlers=["/metrics"])
-    instrumentator.add(instrumentator_metrics.requests(registry=registry))
-    instrumentator.add(
-        instrumentator_metrics.latency(
-            buckets=LATENCY_BUCKETS, should_include_status=False, registry=registry
-        )
-    )
-    instrumentator.instrument(app)
 
 
 # ------------------------------------------------------------------ micro-benchmark
@@ -153,14 +140,69 @@ def micro_benchmark(n: int = 20_000) -> None:
 
 
 # ------------------------------------------------------------------ end to end
-@contextlib.contextmanager
-def http_instrumentation(variant: str):
-    """While the app is (re)built, record its HTTP metrics the ``variant`` way."""
-    if variant == "instrumentator":
-        with mock.patch.object(observability, "instrument_http", instrument_with_instrumentator):
-            yield
-    else:
-        yield
+class Variants:
+    """One app, three ways of serving it, swapped between runs in the same process.
+
+    Comparing separate processes adds each process's own luck (hash seed, memory
+    layout: a few per cent either way, more than what is measured here). So one
+    app serves all three variants, and a run switches between ASGI stacks built
+    from the same app:
+
+    - bare: the app without the HTTP middleware, no acquire observer, not scraped;
+    - instrumentator: prometheus-fastapi-instrumentator's middleware instead of ours;
+    - middleware: the app as it ships.
+
+    The instrumented variants are scraped every second, as Prometheus would.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        # The benchmark reaches into the running app: no public API swaps its middleware.
+        fastapi_app = app._fastapi_app
+        shipped = list(fastapi_app.user_middleware)
+        without_ours = [m for m in shipped if m.cls is not HttpMetricsMiddleware]
+        assert len(without_ours) == len(shipped) - 1, "the app no longer has HttpMetricsMiddleware"
+        registry = CollectorRegistry()  # the instrumentator's own: its names clash with ours
+        instrumentator = Middleware(
+            PrometheusInstrumentatorMiddleware,
+            excluded_handlers=["/metrics"],
+            registry=registry,
+            instrumentations=[
+                instrumentator_metrics.requests(registry=registry),
+                instrumentator_metrics.latency(
+                    buckets=LATENCY_BUCKETS, should_include_status=False, registry=registry
+                ),
+            ],
+        )
+        at = shipped.index(next(m for m in shipped if m.cls is HttpMetricsMiddleware))
+        self.stacks = {}
+        for variant, middleware in (
+            ("bare", without_ours),
+            ("instrumentator", [*shipped[:at], instrumentator, *shipped[at + 1 :]]),
+            ("middleware", shipped),
+        ):
+            fastapi_app.user_middleware = middleware
+            self.stacks[variant] = fastapi_app.build_middleware_stack()
+        fastapi_app.user_middleware = shipped
+        self.observer = app.pool.acquire_observer
+        self.scraping = threading.Event()
+
+    def use(self, variant: str) -> None:
+        """Serve the next requests the ``variant`` way (call between runs, never during one)."""
+        self.app._fastapi_app.middleware_stack = self.stacks[variant]
+        self.app.pool.acquire_observer = None if variant == "bare" else self.observer
+        if variant == "bare":
+            self.scraping.clear()
+        else:
+            self.scraping.set()
+
+    def scrape_every_second(self, stop: threading.Event) -> None:
+        """Prometheus's share of the cost, while an instrumented variant serves."""
+        with httpx.Client() as client:
+            while not stop.wait(1.0):
+                if self.scraping.is_set():
+                    with contextlib.suppress(httpx.HTTPError):  # a slow scrape: the next one
+                        client.get(f"{self.app.url}/metrics")
 
 
 def busy_cpu_s() -> float:
@@ -180,41 +222,35 @@ def measure(app, path: str, requests: int) -> tuple[float, float, float]:
     return result.summary.throughput_rps, ours / result.summary.requests * 1e6, others
 
 
-def serve_variant(variant: str, dsn: str, orders: Connection) -> None:
-    """In a process of its own, as in a notebook's kernel: the app as ``variant``, and its
-    load generator, which runs each ``(path, requests)`` it is sent and answers the figures."""
-    with http_instrumentation(variant):
-        app = start_app(minsize=4, maxsize=4, database=dsn)
-    if variant == "bare":
-        app.restart(metrics=False)
+def serve_variants(dsn: str, orders: Connection) -> None:
+    """In a process of its own, as in a notebook's kernel: the app and its load generator.
+
+    Runs each ``(variant, path, requests)`` it is sent and answers the figures.
+    """
+    app = start_app(minsize=4, maxsize=4, database=dsn)
     user = httpx.post(
         f"{app.url}/users", json={"email": f"bench-{time.time_ns()}@example.org", "name": "B"}
     ).json()
     concrete = {path: path.replace("{user_id}", str(user["id"])) for path in PATHS}
+    variants = Variants(app)
     stop = threading.Event()
-
-    def scrape() -> None:  # Prometheus's share of the cost: one scrape a second
-        with httpx.Client() as client:
-            while not stop.wait(1.0):
-                with contextlib.suppress(httpx.HTTPError):  # a slow scrape: try the next one
-                    client.get(f"{app.url}/metrics")
-
-    scraper = threading.Thread(target=scrape, daemon=True)
-    if app.settings.metrics:
-        scraper.start()
+    scraper = threading.Thread(target=variants.scrape_every_second, args=(stop,), daemon=True)
+    scraper.start()
     try:
-        for path in PATHS:
-            run_load(app, concrete[path], requests=300, concurrency=8, progress=False)  # warm
+        for variant in VARIANTS:
+            variants.use(variant)
+            for path in PATHS:
+                run_load(app, concrete[path], requests=300, concurrency=8, progress=False)  # warm
         orders.send("ready")
         while (order := orders.recv()) is not None:
-            path, requests = order
+            variant, path, requests = order
+            variants.use(variant)
             # The other variants ran meanwhile: warm this one's caches again, briefly.
             run_load(app, concrete[path], requests=50, concurrency=8, progress=False)
             orders.send(measure(app, concrete[path], requests))
     finally:
         stop.set()
-        if scraper.is_alive():
-            scraper.join()
+        scraper.join()
         app.stop()
 
 
@@ -242,28 +278,22 @@ def figures(values: list[float]) -> str:
 
 
 @contextlib.contextmanager
-def variant_processes(dsn: str) -> Iterator[dict[str, Connection]]:
-    """One process per variant, each serving its app; yields where to send each its orders."""
+def bench_process(dsn: str) -> Iterator[Connection]:
+    """A fresh process serving the app's three variants; yields where to send it orders."""
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no Tortoise state
-    workers = {}
+    ours, theirs = spawn.Pipe()
+    process = spawn.Process(target=serve_variants, args=(dsn, theirs))
+    process.start()
     try:
-        for variant in VARIANTS:
-            ours, theirs = spawn.Pipe()
-            process = spawn.Process(target=serve_variant, args=(variant, dsn, theirs))
-            process.start()
-            workers[variant] = (process, ours)
-        for variant, (_, orders) in workers.items():
-            if not orders.poll(120) or orders.recv() != "ready":
-                sys.exit(f"the {variant} app did not start")
-        yield {variant: orders for variant, (_, orders) in workers.items()}
+        if not ours.poll(120) or ours.recv() != "ready":
+            sys.exit("the app did not start")
+        yield ours
     finally:
-        for _, orders in workers.values():
-            with contextlib.suppress(OSError):
-                orders.send(None)
-        for process, _ in workers.values():
-            process.join(30)
-            if process.is_alive():
-                process.terminate()
+        with contextlib.suppress(OSError):
+            ours.send(None)
+        process.join(30)
+        if process.is_alive():
+            process.terminate()
 
 
 def main() -> None:
@@ -289,14 +319,14 @@ def main() -> None:
     cpu_us: dict[tuple[str, str], list[float]] = {(p, v): [] for p in PATHS for v in VARIANTS}
     others: list[float] = []
     for first in range(0, args.rounds, args.rounds_per_process):
-        with variant_processes(database.dsn) as workers:
+        with bench_process(database.dsn) as orders:
             for round_no in range(first, min(first + args.rounds_per_process, args.rounds)):
                 order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
                 for path in PATHS:
                     count = args.requests // 4 if "hold" in path else args.requests
                     for variant in order:
-                        workers[variant].send((path, count))
-                        rate, cpu, other = workers[variant].recv()
+                        orders.send((variant, path, count))
+                        rate, cpu, other = orders.recv()
                         rates[path, variant].append(rate)
                         cpu_us[path, variant].append(cpu)
                         others.append(other)
