@@ -5,8 +5,8 @@
 Runs each notebook headless as the test suite does, and samples every 0.2 s the
 proportional set size (PSS) of the kernel (which runs the app too) and of all
 postgres processes on the machine. The budgets are 60 s per notebook and 700 MB
-for kernel, app and PostgreSQL together (notebook 07, which starts worker processes and
-PgBouncer, has 90 s; its workers are counted with the kernel's children).
+for kernel, app and PostgreSQL together (notebooks 09 and 10, which start worker processes
+and PgBouncer, have 90 s; their workers are counted with the kernel's children).
 
 It also prints an estimate of a learner's time per notebook (the target is 15-25
 minutes), from the notebook's text and cells; see :func:`learner_minutes`.
@@ -126,9 +126,12 @@ HEADLINES = {
     "03.polling_staleness": ["wrong_fraction", "max_error", "max_staleness_s"],
     "04.exhaustion_no_timeout": ["peak_waiting", "count_200", "slowest_ms"],
     "04.exhaustion_timeout": ["peak_waiting", "count_200", "count_503"],
-    "04.too_many_clients": ["needed", "max_connections", "refused"],
-    "07.workers": ["maxsize", "connections_at_most_workers", "refused_at_workers"],
-    "07.pgbouncer": [
+    "05.leak_detector": ["leaked_sessions_found", "idle_in_transaction_found"],
+    "06.too_many_clients": ["needed", "max_connections", "pools_opened"],
+    "07.article_config": ["rule_of_thumb", "max_connections", "workers_that_fit"],
+    "08.article_users": ["duplicate_status_as_written", "down_status_as_meant", "down_status_kit"],
+    "09.workers": ["maxsize", "connections_at_most_workers", "refused_at_workers"],
+    "10.pgbouncer": [
         "default_pool_size",
         "client_connections",
         "server_connections_pgbouncer",
@@ -138,8 +141,8 @@ HEADLINES = {
         "pgbouncer_rps",
         "pgbouncer_p95_ms",
     ],
-    "07.queueing": ["utilisation", "predicted_mmc_ms", "measured_wait_ms"],
-    "07.statement_cache": ["cached_us", "uncached_us", "ratio"],
+    "10.queueing": ["utilisation", "predicted_mmc_ms", "measured_wait_ms"],
+    "10.statement_cache": ["cached_us", "uncached_us", "ratio"],
 }
 
 
