@@ -9,7 +9,9 @@ for kernel, app and PostgreSQL together (notebooks 09 and 10, which start worker
 and PgBouncer, have 90 s; their workers are counted with the kernel's children).
 
 It also prints an estimate of a learner's time per notebook (the target is 15-25
-minutes), from the notebook's text and cells; see :func:`learner_minutes`.
+minutes), from the notebook's text and cells; see
+:func:`labkit.grading.lessons.learner_minutes` (tests/test_lesson_shape.py holds every
+notebook to it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 import nbformat
 import psutil
 from nbclient import NotebookClient
+
+from labkit.grading.lessons import learner_minutes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,38 +71,6 @@ def run(path: Path) -> tuple[float, float, float]:
     done.set()
     watcher.join()
     return elapsed, peak["kernel"], peak["postgres"]
-
-
-# A learner's pace, the assumptions behind learner_minutes(): reading prose and code,
-# thinking about a "Predict" before running it, and answering the quiz.
-READ_WORDS_PER_MINUTE = 180  # the markdown; code is read within its cell's time below
-MINUTES_PER_CODE_CELL = 0.75  # read the code, run it, read its output
-MINUTES_PER_PREDICTION = 1.5  # a markdown cell that asks for a prediction
-MINUTES_PER_WIDGET = 3.0  # a "Try it" lab worth a few runs
-MINUTES_PER_QUESTION = 1.0
-
-
-def learner_minutes(path: Path) -> float:
-    """An estimate of the time a learner spends on a notebook, from its cells."""
-    nb = nbformat.read(path, as_version=4)
-    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    predictions = sum("**Predict" in c.source for c in nb.cells if c.cell_type == "markdown")
-    widgets = sum("_widget(" in c.source or "tuning_lab(" in c.source for c in code)
-    questions = 0
-    for c in code:
-        if "quiz.show_quiz(" in c.source:
-            from labkit.grading.banks import questions as bank_questions
-
-            number = c.source.split('show_quiz("')[1][:2]
-            questions += len(bank_questions(number))
-    return (
-        words / READ_WORDS_PER_MINUTE
-        + len(code) * MINUTES_PER_CODE_CELL
-        + predictions * MINUTES_PER_PREDICTION
-        + widgets * MINUTES_PER_WIDGET
-        + questions * MINUTES_PER_QUESTION
-    )
 
 
 def main() -> None:
