@@ -5,11 +5,13 @@
 Runs each notebook headless as the test suite does, and samples every 0.2 s the
 proportional set size (PSS) of the kernel (which runs the app too) and of all
 postgres processes on the machine. The budgets are 60 s per notebook and 700 MB
-for kernel, app and PostgreSQL together (notebook 07, which starts worker processes and
-PgBouncer, has 90 s; its workers are counted with the kernel's children).
+for kernel, app and PostgreSQL together (notebooks 09 and 10, which start worker processes
+and PgBouncer, have 90 s; their workers are counted with the kernel's children).
 
 It also prints an estimate of a learner's time per notebook (the target is 15-25
-minutes), from the notebook's text and cells; see :func:`learner_minutes`.
+minutes), from the notebook's text and cells; see
+:func:`labkit.grading.lessons.learner_minutes` (tests/test_lesson_shape.py holds every
+notebook to it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 import nbformat
 import psutil
 from nbclient import NotebookClient
+
+from labkit.grading.lessons import learner_minutes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,38 +73,6 @@ def run(path: Path) -> tuple[float, float, float]:
     return elapsed, peak["kernel"], peak["postgres"]
 
 
-# A learner's pace, the assumptions behind learner_minutes(): reading prose and code,
-# thinking about a "Predict" before running it, and answering the quiz.
-READ_WORDS_PER_MINUTE = 180  # the markdown; code is read within its cell's time below
-MINUTES_PER_CODE_CELL = 0.75  # read the code, run it, read its output
-MINUTES_PER_PREDICTION = 1.5  # a markdown cell that asks for a prediction
-MINUTES_PER_WIDGET = 3.0  # a "Try it" lab worth a few runs
-MINUTES_PER_QUESTION = 1.0
-
-
-def learner_minutes(path: Path) -> float:
-    """An estimate of the time a learner spends on a notebook, from its cells."""
-    nb = nbformat.read(path, as_version=4)
-    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    predictions = sum("**Predict" in c.source for c in nb.cells if c.cell_type == "markdown")
-    widgets = sum("_widget(" in c.source or "tuning_lab(" in c.source for c in code)
-    questions = 0
-    for c in code:
-        if "quiz.show_quiz(" in c.source:
-            from labkit.grading.banks import questions as bank_questions
-
-            number = c.source.split('show_quiz("')[1][:2]
-            questions += len(bank_questions(number))
-    return (
-        words / READ_WORDS_PER_MINUTE
-        + len(code) * MINUTES_PER_CODE_CELL
-        + predictions * MINUTES_PER_PREDICTION
-        + widgets * MINUTES_PER_WIDGET
-        + questions * MINUTES_PER_QUESTION
-    )
-
-
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     print(
@@ -126,9 +98,12 @@ HEADLINES = {
     "03.polling_staleness": ["wrong_fraction", "max_error", "max_staleness_s"],
     "04.exhaustion_no_timeout": ["peak_waiting", "count_200", "slowest_ms"],
     "04.exhaustion_timeout": ["peak_waiting", "count_200", "count_503"],
-    "04.too_many_clients": ["needed", "max_connections", "refused"],
-    "07.workers": ["maxsize", "connections_at_most_workers", "refused_at_workers"],
-    "07.pgbouncer": [
+    "05.leak_detector": ["leaked_sessions_found", "idle_in_transaction_found"],
+    "06.too_many_clients": ["needed", "max_connections", "pools_opened"],
+    "07.article_config": ["rule_of_thumb", "max_connections", "workers_that_fit"],
+    "08.article_users": ["duplicate_status_as_written", "down_status_as_meant", "down_status_kit"],
+    "09.workers": ["maxsize", "connections_at_most_workers", "refused_at_workers"],
+    "10.pgbouncer": [
         "default_pool_size",
         "client_connections",
         "server_connections_pgbouncer",
@@ -138,8 +113,8 @@ HEADLINES = {
         "pgbouncer_rps",
         "pgbouncer_p95_ms",
     ],
-    "07.queueing": ["utilisation", "predicted_mmc_ms", "measured_wait_ms"],
-    "07.statement_cache": ["cached_us", "uncached_us", "ratio"],
+    "10.queueing": ["utilisation", "predicted_mmc_ms", "measured_wait_ms"],
+    "10.statement_cache": ["cached_us", "uncached_us", "ratio"],
 }
 
 

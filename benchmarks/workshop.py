@@ -6,7 +6,7 @@
 Root: it makes throw-away learner accounts (removed after) and reads their
 processes' memory. Each learner first starts their database (the first start's
 initdb is not the notebook's cost). Then, for each notebook named (default: 02
-to 07), learner 1 runs it alone; the heaviest in memory and the one that keeps
+to 10), learner 1 runs it alone; the heaviest in memory and the one that keeps
 the most cores busy are each run by all N learners at the same time. The
 sizing takes the worst figure of any notebook for each limit: the highest peak
 memory, and the most cores kept busy on average (CPU-seconds / seconds).
@@ -39,9 +39,12 @@ DEFAULT_NOTEBOOKS = [
     "02_parameter_tuning.ipynb",
     "03_prometheus_monitoring.ipynb",
     "04_pool_exhaustion.ipynb",
-    "05_leaks_and_limits.ipynb",
-    "06_the_article_run.ipynb",
-    "07_scaling_out.ipynb",
+    "05_connection_leaks.ipynb",
+    "06_too_many_clients_and_keepalive.ipynb",
+    "07_article_config.ipynb",
+    "08_article_code.ipynb",
+    "09_scaling_out.ipynb",
+    "10_pgbouncer_under_load.ipynb",
 ]
 HOSTS = [(2, 8), (16, 64)]
 

@@ -196,7 +196,7 @@ def plot_monitoring_views(views: dict, start: float, *, title: str) -> Figure:
     return fig
 
 
-# ----------------------------------------------------------------- notebook 06: scaling out
+# ---------------------------------------------------------- notebooks 09 and 10: scaling out
 RUN_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
 
 

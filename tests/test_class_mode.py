@@ -75,7 +75,7 @@ def test_a_key_is_checked_against_the_banks(rekeyed, tmp_path):
     bad = tmp_path / "bad.yaml"
     for text, says in [
         ("00-q1: {answer: Z}", "one letter"),
-        ("09-q1: {answer: A}", "no question bank"),
+        ("99-q1: {answer: A}", "no question bank"),
         ("00-q4: {answer: 3}", "measured question"),
         ("00-q1: Z", "needs an answer"),
         ("- just a list", "must map question ids"),
@@ -308,7 +308,7 @@ def test_the_nbgrader_source_grades_answers_measured_questions_and_exercises(rek
     from labkit.grading.assignment import source_notebook
 
     nb = source_notebook(
-        ROOT / "notebooks" / "05_leaks_and_limits.ipynb", load_key(rekeyed.key_path)
+        ROOT / "notebooks" / "05_connection_leaks.ipynb", load_key(rekeyed.key_path)
     )
     graded = {
         c.metadata["nbgrader"]["grade_id"]: i
@@ -320,7 +320,7 @@ def test_the_nbgrader_source_grades_answers_measured_questions_and_exercises(rek
     assert "exercises.grade_leak_fix" in exercise_cell.source
     assert "nbgrader" not in exercise_cell.metadata  # the learner's fix is theirs to edit
     submit = next(c for c in nb.cells if "quiz.submit(my_answers)" in c.source)
-    assert '"05-e1"' not in submit.source and '"05-q6": None' in submit.source
+    assert '"05-e1"' not in submit.source and '"05-q3": None' in submit.source
     for qid in rekeyed.questions("05", "single"):
         test = nb.cells[graded[qid]].source
         assert "BEGIN HIDDEN TESTS" in test

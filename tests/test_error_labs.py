@@ -1,4 +1,4 @@
-"""Notebook 04's labs: exhaustion, leaks, too many clients, and the keepalive advice."""
+"""The labs of notebooks 04 to 06: exhaustion, leaks, too many clients, and the keepalive advice."""
 
 from __future__ import annotations
 

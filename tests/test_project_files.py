@@ -170,7 +170,7 @@ def test_environment_yml_pip_list_agrees_with_pyproject():
 
 
 def test_every_way_to_run_the_kit_installs_pgbouncer(compose):
-    """Notebook 06 starts a real PgBouncer: CI, conda/Binder and Docker users all get one."""
+    """Notebooks 09 and 10 start a real PgBouncer: CI, conda/Binder and Docker users all get one."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "pgbouncer" in env["dependencies"]
     apt = (ROOT / "apt.txt").read_text().split("\n")

@@ -72,7 +72,7 @@ def test_single_choice_only_the_keyed_letter_is_right(rekeyed):
 
 
 def test_multiple_choice_gives_the_stated_partial_credit(rekeyed):
-    for qid in rekeyed.questions("00", "multiple") + rekeyed.questions("05", "multiple"):
+    for qid in rekeyed.questions("00", "multiple") + rekeyed.questions("06", "multiple"):
         item = rekeyed.items[qid]
         right = rekeyed.right(qid).split(",")
         wrong = [o for o in item["options"] if o not in right]
@@ -89,7 +89,7 @@ def test_multiple_choice_gives_the_stated_partial_credit(rekeyed):
 
 
 def test_numeric_answers_are_accepted_up_to_the_tolerance_edges(rekeyed):
-    for qid in rekeyed.questions("02", "numeric") + rekeyed.questions("05", "numeric"):
+    for qid in rekeyed.questions("02", "numeric") + rekeyed.questions("06", "numeric"):
         spec = rekeyed.answers[qid]
         value, tolerance = spec["answer"], spec["tolerance"]
         inside = [value, str(value), value - tolerance, value + tolerance]
@@ -126,7 +126,7 @@ def test_measured_question_before_its_experiment_says_what_to_run(own_home):
         ("04-q1", "E", "one letter from A, B, C, D"),
         ("04-q1", "A,B", "one letter"),
         ("04-q1", 3, "one letter"),
-        ("05-q3", "", "letters such as"),
+        ("06-q4", "", "letters such as"),
         ("02-q2", "ten", "a number"),
         ("02-q2", True, "a number"),
     ],
@@ -334,26 +334,26 @@ def submission(path: Path, learner: str, responses: dict, feedback: bool = True)
 def test_gradebook_grades_the_class_and_reports_a_malformed_notebook(tmp_path, rekeyed):
     folder = tmp_path / "submissions"
     folder.mkdir()
-    asked = ["05-q1", "05-q2", "05-q3", "05-q4"]  # single, numeric, multiple, single
+    asked = ["06-q1", "06-q2", "06-q4", "06-q5"]  # numeric, numeric, multiple, single
     points = {qid: float(rekeyed.items[qid]["points"]) for qid in asked}
     right = {qid: rekeyed.right(qid) for qid in asked}
     submission(folder / "ada.ipynb", "ada", right)
     submission(
         folder / "bo.ipynb",
         "bo",
-        {"05-q1": rekeyed.wrong("05-q1"), "05-q3": right["05-q3"], "05-q4": right["05-q4"]},
+        {"06-q5": rekeyed.wrong("06-q5"), "06-q4": right["06-q4"], "06-q1": right["06-q1"]},
     )
     (folder / "cy.ipynb").write_text("{ this is not a notebook")
     rows = {row.student_id: row for row in grade_all([folder])}
     assert rows["ada"].raw_score == sum(points.values()) and rows["ada"].error == ""
     # the maximum counts every question of the bank, answered or not
-    assert rows["ada"].max_score == sum(rekeyed.items[q]["points"] for q in rekeyed.questions("05"))
-    assert rows["bo"].points == {"05-q1": 0, "05-q3": points["05-q3"], "05-q4": points["05-q4"]}
+    assert rows["ada"].max_score == sum(rekeyed.items[q]["points"] for q in rekeyed.questions("06"))
+    assert rows["bo"].points == {"06-q5": 0, "06-q4": points["06-q4"], "06-q1": points["06-q1"]}
     assert "not a readable notebook" in rows["cy"].error
     out = tmp_path / "grades.csv"
     write_csv(list(rows.values()), out)
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("assignment,timestamp,student_id,05-q1,")
+    assert lines[0].startswith("assignment,timestamp,student_id,06-q1,")
     assert len(lines) == 4
     write_json(list(rows.values()), tmp_path / "grades.json")
     assert len(json.loads((tmp_path / "grades.json").read_text())) == 3

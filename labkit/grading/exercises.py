@@ -81,7 +81,7 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
 
 
 def maxsize_budget(dsn: str) -> int:
-    """The largest maxsize per worker that fits the server: notebook 04's rule,
+    """The largest maxsize per worker that fits the server: notebook 06's rule,
     workers × maxsize + reserved ≤ max_connections, with the server's real settings."""
     from labkit.labs.client_limits import connection_budget
 
@@ -101,7 +101,7 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
     if maxsize > budget:
         details.append(
             f"maxsize {maxsize} is over the budget of {budget} per worker: {WORKERS} workers × "
-            f"{maxsize} would not fit this server's max_connections (notebook 04's rule)"
+            f"{maxsize} would not fit this server's max_connections (notebook 06's rule)"
         )
         return ExerciseResult("Choose pool settings", False, details)
     app.restart(minsize=maxsize, maxsize=maxsize, acquire_timeout=acquire_timeout)

@@ -13,10 +13,14 @@ quizzes.
   maxsize, idle lifetime);
 - :mod:`.tuning`: notebook 02, sizing (maxsize sweeps, Little's law, CPU-bound knee);
 - :mod:`.staleness`: notebook 03, the article's polling loop against scrape-time reads;
-- :mod:`.exhaustion`, :mod:`.outage`, :mod:`.leaks`, :mod:`.client_limits`,
-  :mod:`.keepalive`: notebook 04, the ways a pool fails (and the database under it);
-- :mod:`.scale_out`, :mod:`.pooler_modes`, :mod:`.queueing`: notebook 06, many worker
-  processes, PgBouncer in front of PostgreSQL, and the queueing model of its pool.
+- :mod:`.exhaustion`, :mod:`.outage`: notebook 04, a pool that runs out, and the database
+  under it going away;
+- :mod:`.leaks`: notebook 05, connection leaks, found and cured;
+- :mod:`.client_limits`, :mod:`.keepalive`: notebook 06, "too many clients" and the
+  article's keepalive advice;
+- :mod:`.article`: notebooks 07 and 08, the source article's configuration and code, run;
+- :mod:`.scale_out`, :mod:`.pooler_modes`, :mod:`.queueing`: notebooks 09 and 10, many
+  worker processes, PgBouncer in front of PostgreSQL, and the queueing model of its pool.
 """
 
 __all__ = [

@@ -156,8 +156,9 @@ def too_many_clients_lab(dsn: str, workers: int = 4, maxsize: int = 10) -> TooMa
 
     run = run_blocking(scenario())
     record_result(
-        "04.too_many_clients",
+        "06.too_many_clients",
         workers=workers,
+        pools_opened=len(run.opened),
         maxsize=maxsize,
         needed=budget.needed,
         max_connections=budget.max_connections,

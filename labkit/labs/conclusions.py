@@ -247,6 +247,7 @@ def queue_is_the_sign(*, peak_waiting: int, slowest_ms: float, hold_ms: float) -
     )
 
 
+# ----------------------------------------------------------------------------- 05
 @_conclusion("05")
 def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str:
     """Did the pool take back the slot of a session the server ended?"""
@@ -262,7 +263,8 @@ def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str
     )
 
 
-@_conclusion("05")
+# ----------------------------------------------------------------------------- 06
+@_conclusion("06")
 def keepalive_pings(*, pings: int, survived: int, total: int, replaced: int) -> str:
     """What periodic SELECT 1 through a pool did for its idle connections."""
     if survived < total:
@@ -278,7 +280,7 @@ def keepalive_pings(*, pings: int, survived: int, total: int, replaced: int) -> 
     )
 
 
-@_conclusion("05")
+@_conclusion("06")
 def keepalive_lifetime(
     *, minsize: int, closed_with_floor: int, closed_without_floor: int, first_request_ms: float
 ) -> str:

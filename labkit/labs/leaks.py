@@ -217,7 +217,7 @@ def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
     outcome = handlers[action](app)
     state = LeakLabState(action, outcome, app.pool_status(), app_sessions(app), checked_out(app))
     record_result(
-        "04.leaks",
+        "05.leaks",
         leaked_connections=len(state.checked_out),
         idle_in_transaction=sum(s.state == "idle in transaction" for s in state.sessions),
         free_slots=state.free_slots,

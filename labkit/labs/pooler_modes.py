@@ -1,4 +1,4 @@
-"""Notebook 07's PgBouncer mode demos: what session and transaction mode allow and break.
+"""Notebook 09's PgBouncer mode demos: what session and transaction mode allow and break.
 
 In **session** mode a client keeps one server connection from login to logout, so
 everything that lives in a session works: ``SET``, session advisory locks,
@@ -282,7 +282,7 @@ def statement_cache_cost(dsn: str, queries: int = 400, rounds: int = 3) -> Cache
     without the cache, asyncpg sends every query to be parsed and planned again, and
     asks the server to describe it first (one more round trip). The best of
     ``rounds`` rounds counts, so a busy moment on a shared machine does not.
-    Recorded for the quiz as ``07.statement_cache``.
+    Recorded for the quiz as ``10.statement_cache``.
     """
 
     async def per_query_us(cache: int) -> float:
@@ -304,7 +304,7 @@ def statement_cache_cost(dsn: str, queries: int = 400, rounds: int = 3) -> Cache
 
     cost = run_blocking(measure())
     record_result(
-        "07.statement_cache",
+        "10.statement_cache",
         cached_us=round(cost.cached_us, 1),
         uncached_us=round(cost.uncached_us, 1),
         ratio=round(cost.ratio, 2),

@@ -1,4 +1,4 @@
-"""Notebook 07's experiments: many app workers against one max_connections, and PgBouncer.
+"""Notebooks 09 and 10: many app workers against one max_connections, and PgBouncer.
 
 - :func:`connection_ladder` adds worker processes (each with its own pool) and counts
   what PostgreSQL sees after each step, until the server refuses a worker;
@@ -170,7 +170,7 @@ def connection_ladder(group: WorkerGroup, steps: tuple[int, ...] = (1, 2, 4, 5))
     ladder = Ladder(done, group)
     last_fit = [s for s in done if not s.refused]
     record_result(
-        "07.workers",
+        "09.workers",
         maxsize=maxsize,
         max_connections=done[-1].max_connections,
         most_workers_running=max(s.running for s in done),
@@ -402,7 +402,7 @@ def predict(rate: float, hold_ms: float, servers: int) -> tuple[QueuePrediction,
 
 
 def predicted_vs_measured(
-    runs: list[LoadRun], record_as: str | None = "07.queueing"
+    runs: list[LoadRun], record_as: str | None = "10.queueing"
 ) -> list[QueuePoint]:
     """Each open-loop PgBouncer run with the wait the models predicted for it.
 
@@ -431,7 +431,7 @@ def predicted_vs_measured(
 def record_comparison(direct: LoadRun, pooled: LoadRun) -> dict:
     """Record the side-by-side figures of section 2 for the quiz and the report."""
     return record_result(
-        "07.pgbouncer",
+        "10.pgbouncer",
         default_pool_size=pooled.pool_size or 0,
         client_connections=pooled.peak_clients or 0,
         server_connections_pgbouncer=pooled.peak_server_connections,

@@ -60,7 +60,7 @@ def run_article_config(dsn: str, workers: int = 4) -> ConfigRun:
         budget=connection_budget(workers=workers, maxsize=maxsize, dsn=dsn),
     )
     record_result(
-        "06.article_config",
+        "07.article_config",
         maxsize=maxsize,
         rule_of_thumb=run.rule_of_thumb,
         max_connections=run.budget.max_connections,

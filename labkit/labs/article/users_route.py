@@ -21,6 +21,7 @@ import httpx
 from fastapi import FastAPI, HTTPException
 
 from labkit.infra.blocking import run_blocking
+from labkit.infra.results import record_result
 from labkit.labs.article.evidence import Raised, Warned, raised_or_none
 from labkit.labs.article.models import Users
 from labkit.labs.article.snippets import ARTICLE_USERS_ROUTE, run_snippet
@@ -59,9 +60,19 @@ def run_article_users_route(dsn: str) -> UsersRouteRun:
     """POST to the article's /users route as written, then as meant, then to the kit's.
 
     "Database down" is a port nothing listens on, so every connect is refused; the
-    real database is never stopped. Rows created here are deleted again.
+    real database is never stopped. Rows created here are deleted again. The statuses
+    are recorded for the quiz as ``08.article_users``.
     """
-    return run_blocking(_users_route(dsn))
+    run = run_blocking(_users_route(dsn))
+    record_result(
+        "08.article_users",
+        duplicate_status_as_written=run.duplicate.status,
+        down_status_as_written=run.down.status,
+        down_status_as_meant=run.intended_down.status,
+        duplicate_status_kit=run.kit_duplicate.status,
+        down_status_kit=run.kit_down.status,
+    )
+    return run
 
 
 def _closed_port() -> int:
