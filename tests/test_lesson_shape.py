@@ -21,19 +21,8 @@ from labkit.grading.lessons import (
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
-# Objectives of notebooks 00 and 01 that no question checks yet. Their quizzes predate the
-# objective -> question mapping, and a question added to a bank needs its place in the
-# notebook's my_answers cell too; this list may only shrink (the test below fails when an
-# entry is covered, so that it is taken off).
-NOT_YET_CHECKED = {
-    "00_start_here.ipynb": [1, 5],  # start the lab and say which database; fix set-up problems
-    "01_pool_principles.ipynb": [4],  # map the taxi-dispatch analogy onto measured numbers
-}
-
-
 def test_the_shape_checks_see_every_notebook():
     assert len(NOTEBOOKS) >= 11
-    assert set(NOT_YET_CHECKED) <= {path.name for path in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -59,7 +48,7 @@ def test_every_question_names_the_objectives_it_checks(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_objective_is_checked_by_a_question_of_the_notebooks_quiz(path):
-    assert uncovered_objectives(path) == NOT_YET_CHECKED.get(path.name, [])
+    assert uncovered_objectives(path) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
