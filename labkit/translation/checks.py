@@ -38,6 +38,8 @@ GLOSSARY = ROOT / "docs" / "glossary.md"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _URL = re.compile(r"https?://\S+")
+# Names that contain a glossary word but are names, kept in English (docs/glossary.md).
+_NAMES = re.compile(r"\bPool Lab\b")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def glossary(path: Path = GLOSSARY) -> list[Term]:
 
 def prose(text: str) -> str:
     """What a reader reads as words: without code spans, placeholders and URLs."""
-    return _URL.sub(" ", _PLACEHOLDER.sub(" ", _CODE_SPAN.sub(" ", text)))
+    return _NAMES.sub(" ", _URL.sub(" ", _PLACEHOLDER.sub(" ", _CODE_SPAN.sub(" ", text))))
 
 
 def glossary_gaps(english: str, chinese: str, terms: list[Term]) -> list[str]:
