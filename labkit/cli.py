@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         with _banks_from(getattr(args, "banks", None)):  # --banks DIR, for this run only
             return args.run(args)
     except LabkitError as exc:
-        print(f"labkit: {exc}", file=sys.stderr)
+        print(_("labkit: {error}").format(error=exc), file=sys.stderr)
         return 2
 
 

@@ -135,13 +135,19 @@ def refresh_notebook(notebook: Path, cells: list[Cell], lang: str) -> Changes:
     changes = Changes(path)
     current = {e.msgctxt: e for e in catalog if not e.obsolete}
     retired = {e.msgid: e for e in catalog if e.obsolete and e.msgstr}
+    ids = {cell.id for cell in cells}
+    # Cells gone in this refresh, by their English: a cell recreated with the same text
+    # (a new id, e.g. after cut and paste) takes its translation back.
+    leaving = {e.msgid: e for ctx, e in current.items() if ctx not in ids and e.msgstr}
     entries = []
     for cell in cells:
         entry = current.pop(cell.id, None)
         if entry is None:
             entry = polib.POEntry(msgctxt=cell.id, msgid=cell.source, msgstr="")
-            if (old := retired.pop(cell.source, None)) is not None:
-                entry.msgstr = old.msgstr  # the same English under a new cell id
+            old = leaving.pop(cell.source, None) or retired.pop(cell.source, None)
+            if old is not None:
+                current.pop(old.msgctxt, None)  # moved, not gone
+                entry.msgstr = old.msgstr
                 changes.revived.append(cell.id)
             else:
                 changes.added.append(cell.id)

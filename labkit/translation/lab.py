@@ -9,10 +9,11 @@ the kit never writes user settings: it changes the setting's *default*, through 
 
 :func:`prepare` writes, for each launch:
 
-- ``<home>/jupyterlab/settings/``: a copy of the environment's application settings (page
+- ``<home>/jupyterlab/<lang>/settings/``: a copy of the environment's application settings (page
   config, any overrides it has) plus ``overrides.d/labkit-language.json``;
-- ``<home>/jupyterlab/config/jupyter_server_config.d/labkit-language.json``: points
-  ``LabApp.app_settings_dir`` at that copy.
+- ``<home>/jupyterlab/<lang>/config/jupyter_lab_config.json``: points
+  ``LabApp.app_settings_dir`` at that copy. (LabApp reads its own ``jupyter_lab_config``
+  files; it ignores a ``LabApp`` section in ``jupyter_server_config.d``, as tried.)
 
 and returns the ``config`` folder, for the launcher to put first in ``JUPYTER_CONFIG_PATH``
 (``make lab`` and Binder's ``start`` do). The environment itself is never written to: on a
@@ -47,22 +48,22 @@ def prepare(lang: str | None = None, home: Path | None = None) -> Path | None:
     from labkit.infra.home import labkit_home
 
     lang = lang or language()
-    base = (home or labkit_home()) / "jupyterlab"
-    settings, config = base / "settings", base / "config"
-    shutil.rmtree(base, ignore_errors=True)  # a new launch: nothing of the last one's language
     if lang == DEFAULT:
         return None
+    # One folder per language, rewritten at each launch and never deleted: a lab still
+    # running in another language keeps reading its own.
+    base = (home or labkit_home()) / "jupyterlab" / lang
+    settings, config = base / "settings", base / "config"
     source = environment_settings_dir()
     if source.is_dir():
-        shutil.copytree(source, settings)
+        shutil.copytree(source, settings, dirs_exist_ok=True)
     overrides = settings / "overrides.d"
     overrides.mkdir(parents=True, exist_ok=True)
     (overrides / "labkit-language.json").write_text(
         json.dumps({PLUGIN: {"locale": LOCALES[lang]}}, indent=1), encoding="utf-8"
     )
-    server_d = config / "jupyter_server_config.d"
-    server_d.mkdir(parents=True)
-    (server_d / "labkit-language.json").write_text(
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "jupyter_lab_config.json").write_text(
         json.dumps({"LabApp": {"app_settings_dir": str(settings)}}, indent=1), encoding="utf-8"
     )
     return config

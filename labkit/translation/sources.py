@@ -64,7 +64,10 @@ def built_notebook(notebook: Path | str, lang: str) -> Path:
 
 def relative(path: Path) -> str:
     """``path`` as the catalogs and messages name it: relative to the repository, with /."""
-    return path.resolve().relative_to(ROOT).as_posix()
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:  # outside the repository (a test's scratch catalog): say it in full
+        return path.as_posix()
 
 
 def read_notebook(path: Path) -> dict:
