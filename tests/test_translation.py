@@ -53,6 +53,17 @@ ARTICLE_WORDS = ["连接池", "最小连接数", "最大连接数", "连接泄�
 ARTICLE_WORDS += ["空闲连接存活时间", "耗尽"]
 
 
+@pytest.fixture(autouse=True)
+def own_language(monkeypatch):
+    """Whatever a test does with set_language(), LABKIT_LANG is as it was afterwards.
+
+    setenv records the variable's old value (or its absence) for monkeypatch to restore;
+    set_language() itself writes os.environ behind monkeypatch's back.
+    """
+    monkeypatch.setenv("LABKIT_LANG", "en")
+    monkeypatch.delenv("LABKIT_LANG")
+
+
 def has_chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
