@@ -18,9 +18,18 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# LABKIT_LANG=zh make lab: the Chinese notebooks (notebooks/zh/) and a Chinese JupyterLab.
+# `labkit translate lab-config` writes this launch's interface language as a settings
+# default (a learner's own choice in Settings > Language still wins) and prints the config
+# folder that holds it; in English it prints nothing and JupyterLab is left as it is.
 lab: $(INSTALLED)
 	$(BIN)/labkit db start
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_start_here.ipynb
+	@config="$$($(BIN)/labkit translate lab-config)"; \
+	if [ -n "$$config" ]; then \
+		export JUPYTER_CONFIG_PATH="$$config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"; \
+	fi; \
+	exec $(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) \
+		"$$($(BIN)/labkit translate lab-config --start-notebook)"
 
 test: $(INSTALLED) lint
 	$(BIN)/python -m pytest -m "not binder and not workshop"

@@ -41,6 +41,7 @@ _EXPORTS = {
     "service_url": "labkit.urls",
     "links": "labkit.urls",
     "set_language": "labkit.language",
+    "say": "labkit.messages",
     "usable_cpus": "labkit.infra.resources",
     "LabkitError": "labkit.errors",
     "DatabaseUnavailableError": "labkit.errors",

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.messages import N_, _
 
 
 def _db_start() -> int:
@@ -51,11 +52,10 @@ def _embedded_only(action: str) -> str | None:
 
     found = find_database()
     if found is not None and found.kind != "embedded":
-        return (
-            f"`labkit db {action}` manages only the embedded server; the kit is using the "
-            f"{found.describe()}. Manage that server yourself "
-            "(for compose: `docker compose stop postgres`)."
-        )
+        return _(
+            "`labkit db {action}` manages only the embedded server; the kit is using the "
+            "{database}. Manage that server yourself (for compose: `docker compose stop postgres`)."
+        ).format(action=action, database=found.describe())
     return None
 
 
@@ -66,7 +66,7 @@ def _db_stop() -> int:
         print(reason, file=sys.stderr)
         return 1
     stopped = EmbeddedPostgres().stop()
-    print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    print(_("embedded PostgreSQL stopped") if stopped else _("embedded PostgreSQL was not running"))
     return 0
 
 
@@ -78,18 +78,18 @@ def _db_reset() -> int:
         print(reason, file=sys.stderr)
         return 1
     server = EmbeddedPostgres()
-    print(f"deleting {server.pgdata} and starting a fresh server...")
+    print(_("deleting {folder} and starting a fresh server...").format(folder=server.pgdata))
     running = server.reset()
     print(Database("embedded", server.dsn(running)).describe())
     return 0
 
 
 DB_ACTIONS = {
-    "start": (_db_start, "start the database, or reattach to the running one"),
-    "status": (_db_status, "say which database the kit uses and whether it answers"),
-    "stop": (_db_stop, "stop the embedded server, leaving no process behind"),
-    "reset": (_db_reset, "delete the embedded server's data and start afresh"),
-    "url": (_db_url, "print the connection URL and nothing else"),
+    "start": (_db_start, N_("start the database, or reattach to the running one")),
+    "status": (_db_status, N_("say which database the kit uses and whether it answers")),
+    "stop": (_db_stop, N_("stop the embedded server, leaving no process behind")),
+    "reset": (_db_reset, N_("delete the embedded server's data and start afresh")),
+    "url": (_db_url, N_("print the connection URL and nothing else")),
 }
 
 
@@ -97,7 +97,10 @@ def _stop(args: argparse.Namespace) -> int:
     from labkit.infra.shutdown import stop_lab_services
 
     stopped = stop_lab_services()
-    print("stopped: " + ", ".join(stopped) if stopped else "nothing of labkit's was running")
+    if stopped:
+        print(_("stopped: {services}").format(services=", ".join(stopped)))
+    else:
+        print(_("nothing of labkit's was running"))
     return 0
 
 
@@ -114,9 +117,15 @@ def _banks_from(folder: str | None) -> Iterator[None]:
         return
     path = Path(folder).expanduser()
     if not path.is_dir():
-        raise LabkitError(f"--banks {folder}: no such folder; give the folder that holds *.yaml")
+        raise LabkitError(
+            _("--banks {folder}: no such folder; give the folder that holds *.yaml").format(
+                folder=folder
+            )
+        )
     if not any(path.glob("*.yaml")):
-        raise LabkitError(f"--banks {folder}: the folder holds no question banks (*.yaml)")
+        raise LabkitError(
+            _("--banks {folder}: the folder holds no question banks (*.yaml)").format(folder=folder)
+        )
     previous = os.environ.get("LABKIT_BANKS")
     os.environ["LABKIT_BANKS"] = str(path.resolve())
     try:
@@ -138,7 +147,11 @@ def _quiz_set_answer(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         decimals=args.decimals,
     )
-    print(f"{args.question}: salted hash written to {args.bank}")
+    print(
+        _("{question}: salted hash written to {bank}").format(
+            question=args.question, bank=args.bank
+        )
+    )
     return 0
 
 
@@ -159,7 +172,7 @@ def _quiz_set_answers(args: argparse.Namespace) -> int:
             tolerance=spec.get("tolerance", 0.0),
             decimals=spec.get("decimals", 0),
         )
-    print(f"{len(answers)} answers hashed into the banks")
+    print(_("{count} answers hashed into the banks").format(count=len(answers)))
     return 0
 
 
@@ -169,7 +182,11 @@ def _quiz_release(args: argparse.Namespace) -> int:
     written = release_banks(
         Path(args.out), args.notebook or None, keep_explanations=args.keep_explanations
     )
-    print(f"class release (questions, no answer material) written to {args.out}:")
+    print(
+        _("class release (questions, no answer material) written to {folder}:").format(
+            folder=args.out
+        )
+    )
     for path in written:
         print(f"  {path.name}")
     return 0
@@ -181,10 +198,17 @@ def _quiz_key_template(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     refuse_inside_repository(out)
     if out.exists() and not args.force:
-        print(f"labkit: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        print(
+            _("labkit: {path} exists; pass --force to overwrite it").format(path=out),
+            file=sys.stderr,
+        )
         return 2
     out.write_text(key_template(args.notebook or None), encoding="utf-8")
-    print(f"key template written to {out}: fill in each answer, and keep it to yourself")
+    print(
+        _("key template written to {path}: fill in each answer, and keep it to yourself").format(
+            path=out
+        )
+    )
     return 0
 
 
@@ -194,13 +218,15 @@ def _nbgrader_generate(args: argparse.Namespace) -> int:
 
     key = load_key(Path(args.key))
     if warning := lopsided(key):
-        print(f"labkit: note: {warning}", file=sys.stderr)
+        print(_("labkit: note: {warning}").format(warning=warning), file=sys.stderr)
     for notebook in args.notebooks:
         target = write_assignment(Path(args.course), Path(notebook), key, timeout=args.timeout)
-        print(f"wrote {target}")
+        print(_("wrote {path}").format(path=target))
     print(
-        f"next, in {args.course}: nbgrader generate_assignment NAME, release it, collect, "
-        "then nbgrader autograde NAME and nbgrader export (docs/instructor-grading.md)"
+        _(
+            "next, in {course}: nbgrader generate_assignment NAME, release it, collect, "
+            "then nbgrader autograde NAME and nbgrader export (docs/instructor-grading.md)"
+        ).format(course=args.course)
     )
     return 0
 
@@ -223,8 +249,10 @@ def _grade(args: argparse.Namespace) -> int:
 
     if not args.key and _class_release_in_force():
         print(
-            "labkit: the banks in force are a class release, with no answers to grade "
-            "against: pass your key with --key FILE",
+            _(
+                "labkit: the banks in force are a class release, with no answers to grade "
+                "against: pass your key with --key FILE"
+            ),
             file=sys.stderr,
         )
         return 2
@@ -237,7 +265,10 @@ def _grade(args: argparse.Namespace) -> int:
     )
     rows = grade_all([Path(p) for p in args.paths], options)
     if not rows:
-        print("labkit: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
+        print(
+            _("labkit: no notebooks found in {paths}").format(paths=" ".join(args.paths)),
+            file=sys.stderr,
+        )
         return 2
     write_csv(rows, Path(args.out))
     written = [args.out]
@@ -245,7 +276,11 @@ def _grade(args: argparse.Namespace) -> int:
         write_json(rows, Path(args.json))
         written.append(args.json)
     for row in rows:
-        verdict = f"ERROR {row.error}" if row.error else f"{row.raw_score:g}/{row.max_score:g}"
+        verdict = (
+            _("ERROR {error}").format(error=row.error)
+            if row.error
+            else f"{row.raw_score:g}/{row.max_score:g}"
+        )
         print(f"{row.student_id:<24} {row.assignment:<4} {verdict}")
         for flag in row.flags:
             print(f"{'':<24}      ! {flag}")
@@ -258,7 +293,7 @@ def _grade(args: argparse.Namespace) -> int:
     if args.plot:
         plot_scores(rows, Path(args.plot))
         written.append(args.plot)
-    print("wrote " + ", ".join(written))
+    print(_("wrote {path}").format(path=", ".join(written)))
     return 0
 
 
@@ -273,32 +308,32 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="Pool Lab helper commands.")
+    parser = argparse.ArgumentParser(prog="labkit", description=_("Pool Lab helper commands."))
     commands = parser.add_subparsers(dest="command", required=True)
-    db = commands.add_parser("db", help="manage the lab's PostgreSQL")
+    db = commands.add_parser("db", help=_("manage the lab's PostgreSQL"))
     actions = db.add_subparsers(dest="action", required=True)
-    for name, (_, help_text) in DB_ACTIONS.items():
-        actions.add_parser(name, help=help_text)
+    for name, (_run, help_text) in DB_ACTIONS.items():
+        actions.add_parser(name, help=_(help_text))
 
     doctor = commands.add_parser(
         "doctor",
-        help="check everything the labs need; each problem comes with the command that fixes it",
+        help=_("check everything the labs need; each problem comes with the command that fixes it"),
     )
     doctor.add_argument(
         "--no-database",
         action="store_true",
-        help="skip finding (or starting) a PostgreSQL",
+        help=_("skip finding (or starting) a PostgreSQL"),
     )
     doctor.add_argument(
         "--strict",
         action="store_true",
-        help="also fail when an optional program (Prometheus, PgBouncer) is missing",
+        help=_("also fail when an optional program (Prometheus, PgBouncer) is missing"),
     )
     doctor.set_defaults(run=_doctor)
 
-    banks_help = "use the question banks in DIR instead of the installed ones (LABKIT_BANKS)"
+    banks_help = _("use the question banks in DIR instead of the installed ones (LABKIT_BANKS)")
     stop = commands.add_parser(
-        "stop", help="stop the embedded database and Prometheus, leaving no process behind"
+        "stop", help=_("stop the embedded database and Prometheus, leaving no process behind")
     )
     stop.set_defaults(run=_stop)
 
@@ -306,89 +341,99 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_workshop(commands)
 
-    quiz = commands.add_parser("quiz", help="author and release the question banks")
+    from labkit.translation.commands import register as register_translate
+
+    register_translate(commands)
+
+    quiz = commands.add_parser("quiz", help=_("author and release the question banks"))
     quiz_actions = quiz.add_subparsers(dest="action", required=True)
-    one = quiz_actions.add_parser("set-answer", help="hash one answer into a self-check bank")
+    one = quiz_actions.add_parser("set-answer", help=_("hash one answer into a self-check bank"))
     one.add_argument("bank")
     one.add_argument("question")
-    one.add_argument("answer", help="a letter, letters like A,C, or a number")
-    one.add_argument("--tolerance", type=float, default=0.0, help="numeric questions")
-    one.add_argument("--decimals", type=int, default=0, help="numeric questions")
+    one.add_argument("answer", help=_("a letter, letters like A,C, or a number"))
+    one.add_argument("--tolerance", type=float, default=0.0, help=_("numeric questions"))
+    one.add_argument("--decimals", type=int, default=0, help=_("numeric questions"))
     one.set_defaults(run=_quiz_set_answer)
-    many = quiz_actions.add_parser("set-answers", help="hash every answer of an instructor file")
+    many = quiz_actions.add_parser("set-answers", help=_("hash every answer of an instructor file"))
     many.add_argument("file")
     many.add_argument("--banks", metavar="DIR", help=banks_help)
     many.set_defaults(run=_quiz_set_answers)
     release = quiz_actions.add_parser(
-        "release", help="write a class release of the banks: questions, no answer material"
+        "release", help=_("write a class release of the banks: questions, no answer material")
     )
-    release.add_argument("--out", required=True, help="the folder to write the release into")
-    release.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
+    release.add_argument("--out", required=True, help=_("the folder to write the release into"))
+    release.add_argument("--notebook", action="append", help=_("only this bank (00, 01, ...)"))
     release.add_argument("--banks", metavar="DIR", help=banks_help)
     release.add_argument(
         "--keep-explanations",
         action="store_true",
-        help="keep the explanations (left out by default: they often state the answer)",
+        help=_("keep the explanations (left out by default: they often state the answer)"),
     )
     release.set_defaults(run=_quiz_release)
     template = quiz_actions.add_parser(
-        "key-template", help="write an answer key to fill in, outside the repository"
+        "key-template", help=_("write an answer key to fill in, outside the repository")
     )
-    template.add_argument("--out", required=True, help="e.g. ~/course/key.yaml")
-    template.add_argument("--notebook", action="append", help="only this bank (00, 01, ...)")
+    template.add_argument("--out", required=True, help=_("e.g. ~/course/key.yaml"))
+    template.add_argument("--notebook", action="append", help=_("only this bank (00, 01, ...)"))
     template.add_argument("--banks", metavar="DIR", help=banks_help)
-    template.add_argument("--force", action="store_true", help="overwrite an existing file")
+    template.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     template.set_defaults(run=_quiz_key_template)
 
-    nbg = commands.add_parser("nbgrader", help="class mode on nbgrader")
+    nbg = commands.add_parser("nbgrader", help=_("class mode on nbgrader"))
     nbg_actions = nbg.add_subparsers(dest="action", required=True)
     generate = nbg_actions.add_parser(
-        "generate", help="write nbgrader source notebooks whose hidden tests hold the key"
+        "generate", help=_("write nbgrader source notebooks whose hidden tests hold the key")
     )
-    generate.add_argument("notebooks", nargs="+", help="the Pool Lab notebooks to assign")
-    generate.add_argument("--key", required=True, help="your answer key (outside the repo)")
-    generate.add_argument("--course", required=True, help="the nbgrader course folder")
+    generate.add_argument("notebooks", nargs="+", help=_("the Pool Lab notebooks to assign"))
+    generate.add_argument("--key", required=True, help=_("your answer key (outside the repo)"))
+    generate.add_argument("--course", required=True, help=_("the nbgrader course folder"))
     generate.add_argument("--banks", metavar="DIR", help=banks_help)
     generate.add_argument(
-        "--timeout", type=int, default=300, help="autograde's limit per cell, in seconds"
+        "--timeout", type=int, default=300, help=_("autograde's limit per cell, in seconds")
     )
     generate.set_defaults(run=_nbgrader_generate)
 
-    grade = commands.add_parser("grade", help="grade submitted notebooks into a gradebook")
-    grade.add_argument("paths", nargs="+", help="notebooks, or folders of them")
-    grade.add_argument("--out", default="grades.csv", help="CSV in nbgrader's export shape")
-    grade.add_argument("--json", help="also write the rows as JSON for LMS import")
-    grade.add_argument("--key", help="class mode: grade against this answer key")
+    grade = commands.add_parser("grade", help=_("grade submitted notebooks into a gradebook"))
+    grade.add_argument("paths", nargs="+", help=_("notebooks, or folders of them"))
+    grade.add_argument("--out", default="grades.csv", help=_("CSV in nbgrader's export shape"))
+    grade.add_argument("--json", help=_("also write the rows as JSON for LMS import"))
+    grade.add_argument("--key", help=_("class mode: grade against this answer key"))
     grade.add_argument(
         "--banks",
         metavar="DIR",
-        help="grade against the question banks in DIR (e.g. your own copy) instead of the "
-        "installed ones; same as setting LABKIT_BANKS",
+        help=_(
+            "grade against the question banks in DIR (e.g. your own copy) instead of the "
+            "installed ones; same as setting LABKIT_BANKS"
+        ),
     )
     grade.add_argument(
         "--execute",
         action="store_true",
-        help="re-run each notebook in a fresh lab to verify measured answers "
-        "(without it they are listed as self-reported and not counted)",
+        help=_(
+            "re-run each notebook in a fresh lab to verify measured answers "
+            "(without it they are listed as self-reported and not counted)"
+        ),
     )
     grade.add_argument(
-        "--timeout", type=int, default=300, help="with --execute: limit per cell, in seconds"
+        "--timeout", type=int, default=300, help=_("with --execute: limit per cell, in seconds")
     )
     grade.add_argument(
         "--attempts",
         choices=["last", "first", "penalty"],
         default="last",
-        help="which attempt counts (default: last, as nbgrader grades the final answer)",
+        help=_("which attempt counts (default: last, as nbgrader grades the final answer)"),
     )
     grade.add_argument(
         "--retry-penalty",
         type=float,
         default=0.25,
-        help="with --attempts penalty: share of a question's points taken per retry "
-        "made after feedback (default 0.25)",
+        help=_(
+            "with --attempts penalty: share of a question's points taken per retry "
+            "made after feedback (default 0.25)"
+        ),
     )
-    grade.add_argument("--summary", help="write the per-question summary as CSV")
-    grade.add_argument("--plot", help="write the score distribution as an image (PNG)")
+    grade.add_argument("--summary", help=_("write the per-question summary as CSV"))
+    grade.add_argument("--plot", help=_("write the score distribution as an image (PNG)"))
     grade.set_defaults(run=_grade)
     return parser
 
@@ -401,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         with _banks_from(getattr(args, "banks", None)):  # --banks DIR, for this run only
             return args.run(args)
     except LabkitError as exc:
-        print(f"labkit: {exc}", file=sys.stderr)
+        print(_("labkit: {error}").format(error=exc), file=sys.stderr)
         return 2
 
 

@@ -17,6 +17,7 @@ from labkit.infra.checks import (
     binary_check,
     database_check,
     hosted_check,
+    language_check,
     package_check,
     ports_check,
     python_check,
@@ -24,6 +25,7 @@ from labkit.infra.checks import (
     server_proxy_check,
     widgets_extension_check,
 )
+from labkit.messages import _, display_width
 
 __all__ = ["Check", "EnvironmentReport", "check_environment"]
 
@@ -55,33 +57,37 @@ class EnvironmentReport:
 
     @staticmethod
     def _mark(check: Check) -> str:
+        # Kept in English in every language: scripts and the tests grep for "[FIX]".
         return "ok " if check.ok else ("FIX" if check.required else "opt")
 
     def __str__(self) -> str:
         lines = []
-        for c in self.checks:
-            lines.append(f"[{self._mark(c)}] {c.name:<26} {c.detail}")
+        names = [_(c.name) for c in self.checks]
+        for c, name in zip(self.checks, names, strict=True):
+            # Chinese characters take two columns on a terminal: pad by display width.
+            padding = " " * max(0, 26 - display_width(name))
+            lines.append(f"[{self._mark(c)}] {name}{padding} {c.detail}")
             if not c.ok:
                 lines.append(f"      -> {c.fix}")
         verdict = (
-            "all is well"
+            _("all is well")
             if self.ok and not self.notes
-            else f"{len(self.problems)} problem(s), {len(self.notes)} optional item(s) missing"
+            else _("{problems} problem(s), {notes} optional item(s) missing").format(
+                problems=len(self.problems), notes=len(self.notes)
+            )
         )
         return "\n".join([*lines, verdict])
 
     def _repr_html_(self) -> str:
         icons = {"ok ": "✅", "FIX": "❌", "opt": "➖"}
         rows = "".join(
-            f"<tr><td>{icons[self._mark(c)]}</td><td>{html.escape(c.name)}</td>"
+            f"<tr><td>{icons[self._mark(c)]}</td><td>{html.escape(_(c.name))}</td>"
             f"<td>{html.escape(c.detail)}</td><td><code>{html.escape(c.fix)}</code></td></tr>"
             for c in self.checks
         )
-        return (
-            "<table><tr><th></th><th>check</th><th>found</th><th>how to fix</th></tr>"
-            f"{rows}</table><p><small>❌ the labs need it; ➖ one lab falls back without it "
-            "and says so.</small></p>"
-        )
+        head = "".join(f"<th>{_(h)}</th>" for h in ("check", "found", "how to fix"))
+        legend = _("❌ the labs need it; ➖ one lab falls back without it and says so.")
+        return f"<table><tr><th></th>{head}</tr>{rows}</table><p><small>{legend}</small></p>"
 
 
 def check_environment(database: bool = True) -> EnvironmentReport:
@@ -105,22 +111,25 @@ def check_environment(database: bool = True) -> EnvironmentReport:
         server_proxy_check(),
         binary_check(
             "prometheus",
-            "notebook 03 uses an in-kernel scraper instead",
-            "apt-get install prometheus (Debian/Ubuntu; Binder: apt.txt), or "
-            "conda install -c conda-forge prometheus",
+            _("notebook 03 uses an in-kernel scraper instead"),
+            _(
+                "apt-get install prometheus (Debian/Ubuntu; Binder: apt.txt), or "
+                "conda install -c conda-forge prometheus"
+            ),
         ),
         binary_check(
             "promtool",
-            "notebook 03 skips `promtool check metrics`",
-            "apt-get install prometheus (it ships promtool)",
+            _("notebook 03 skips `promtool check metrics`"),
+            _("apt-get install prometheus (it ships promtool)"),
         ),
         binary_check(
             "pgbouncer",
-            "needed only by a PgBouncer lab",
-            "apt-get install pgbouncer, or conda install -c conda-forge pgbouncer",
+            _("needed only by a PgBouncer lab"),
+            _("apt-get install pgbouncer, or conda install -c conda-forge pgbouncer"),
             find=pgbouncer_binary,
         ),
         *resources_check(),
         hosted_check(),
+        language_check(),
     ]
     return EnvironmentReport(checks)

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from labkit.errors import LabkitError
 from labkit.infra.jupyter import JupyterServer, jupyter_server, server_proxy_installed
+from labkit.messages import N_, _, display_width
 
 __all__ = ["COMPOSE_SERVICES", "Link", "Links", "links", "service_url"]
 
@@ -44,8 +45,8 @@ class ComposeService:
 
 # The names are jupyter-server-proxy entries (labkit.infra.server_proxy registers them).
 COMPOSE_SERVICES = {
-    "grafana": ComposeService("Grafana (docker compose)", 3000, "/grafana/"),
-    "prometheus": ComposeService("Prometheus (docker compose)", 9090, "/prometheus/"),
+    "grafana": ComposeService(N_("Grafana (docker compose)"), 3000, "/grafana/"),
+    "prometheus": ComposeService(N_("Prometheus (docker compose)"), 9090, "/prometheus/"),
 }
 
 
@@ -65,7 +66,7 @@ def _port_of(service: Any) -> int:
         service = service.server
     if isinstance(service, BackgroundApp):
         if not service.port:
-            raise LabkitError("the app has not started yet: app = labkit.start_app()")
+            raise LabkitError(_("the app has not started yet: app = labkit.start_app()"))
         return service.port
     if isinstance(service, PrometheusServer):
         return urlsplit(service.url).port or 0
@@ -73,9 +74,10 @@ def _port_of(service: Any) -> int:
         return service
     kind = getattr(service, "kind", type(service).__name__)
     raise LabkitError(
-        f"no web page to link for {kind!r}: give the app (labkit.start_app()), a monitor "
-        "running a real Prometheus, a port number, or one of "
-        f"{', '.join(map(repr, COMPOSE_SERVICES))}"
+        _(
+            "no web page to link for {kind}: give the app (labkit.start_app()), a monitor "
+            "running a real Prometheus, a port number, or one of {names}"
+        ).format(kind=repr(kind), names=", ".join(map(repr, COMPOSE_SERVICES)))
     )
 
 
@@ -92,8 +94,9 @@ def service_url(service: Any, path: str = "") -> str:
     if isinstance(service, str):
         if service not in COMPOSE_SERVICES:
             raise LabkitError(
-                f"unknown service {service!r}: the named ones are "
-                f"{', '.join(map(repr, COMPOSE_SERVICES))}"
+                _("unknown service {service}: the named ones are {names}").format(
+                    service=repr(service), names=", ".join(map(repr, COMPOSE_SERVICES))
+                )
             )
         compose = COMPOSE_SERVICES[service]
         if server is not None:
@@ -132,8 +135,10 @@ class Links(list):
         self.note = note
 
     def __str__(self) -> str:
-        width = max((len(link.label) for link in self), default=0)
-        lines = [f"{link.label:<{width}}  {link.url}" for link in self]
+        width = max((display_width(link.label) for link in self), default=0)
+        lines = [
+            f"{link.label}{' ' * (width - display_width(link.label))}  {link.url}" for link in self
+        ]
         return "\n".join([*lines, self.note])
 
     def __repr__(self) -> str:
@@ -150,14 +155,15 @@ class Links(list):
 def _note() -> str:
     server = jupyter_server()
     if server is None:
-        return "Direct addresses: this kernel runs under no Jupyter server, so they open here."
+        return _("Direct addresses: this kernel runs under no Jupyter server, so they open here.")
     if not server_proxy_installed():
-        return (
+        return _(
             "jupyter-server-proxy is missing, so these are direct addresses that open only on "
             "the kernel's machine. Fix: pip install jupyter-server-proxy, then restart Jupyter."
         )
-    where = "this hosted session's" if server.hosted else "this"
-    return f"Served through {where} Jupyter server (jupyter-server-proxy)."
+    if server.hosted:
+        return _("Served through this hosted session's Jupyter server (jupyter-server-proxy).")
+    return _("Served through this Jupyter server (jupyter-server-proxy).")
 
 
 def links(app: Any = None, monitor: Any = None, *, compose: bool | None = None) -> Links:
@@ -172,15 +178,15 @@ def links(app: Any = None, monitor: Any = None, *, compose: bool | None = None) 
     items = []
     if app is not None:
         items += [
-            Link("example app: API docs", service_url(app, "/docs")),
-            Link("example app: /pool-status", service_url(app, "/pool-status")),
-            Link("example app: /metrics", service_url(app, "/metrics")),
+            Link(_("example app: API docs"), service_url(app, "/docs")),
+            Link(_("example app: /pool-status"), service_url(app, "/pool-status")),
+            Link(_("example app: /metrics"), service_url(app, "/metrics")),
         ]
     if monitor is not None and getattr(monitor, "kind", "") == "prometheus":
         items += [
-            Link("Prometheus: graph", service_url(monitor, "/graph")),
-            Link("Prometheus: alerts", service_url(monitor, "/alerts")),
+            Link(_("Prometheus: graph"), service_url(monitor, "/graph")),
+            Link(_("Prometheus: alerts"), service_url(monitor, "/alerts")),
         ]
     if compose:
-        items += [Link(spec.title, service_url(name)) for name, spec in COMPOSE_SERVICES.items()]
+        items += [Link(_(spec.title), service_url(name)) for name, spec in COMPOSE_SERVICES.items()]
     return Links(items, _note())

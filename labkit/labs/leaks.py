@@ -19,6 +19,7 @@ import httpx
 from labkit.infra.blocking import run_blocking
 from labkit.infra.results import record_result
 from labkit.infra.sessions import Session, app_sessions
+from labkit.messages import N_
 
 __all__ = [
     "ACTIONS",
@@ -38,10 +39,12 @@ __all__ = [
     "use_leaked_connections",
 ]
 
+# The leak lab's buttons; N_ marks them for translation (the widget shows them translated,
+# and still passes the English to leak_lab).
 ACTIONS = (
-    "leak a connection",
-    "leave a transaction open",
-    "release everything",
+    N_("leak a connection"),
+    N_("leave a transaction open"),
+    N_("release everything"),
 )
 
 
