@@ -35,6 +35,7 @@ __all__ = [
     "keepalive_lifetime",
     "keepalive_pings",
     "knee_vs_concurrency",
+    "leaked_pool_blocks",
     "load_generator_headroom",
     "queue_is_the_sign",
     "queue_moved_into_cpu",
@@ -271,6 +272,19 @@ def queue_is_the_sign(*, peak_waiting: int, slowest_ms: float, hold_ms: float) -
 
 
 # ----------------------------------------------------------------------------- 05
+@_conclusion("05")
+def leaked_pool_blocks(*, free_slots: int, completed: bool) -> str:
+    """Did an ordinary request get through a pool with leaked connections?"""
+    if completed:
+        return _("free slots: {free_slots}. A request with a 1 s timeout completed.").format(
+            free_slots=free_slots
+        )
+    return _(
+        "free slots: {free_slots}. A request with a 1 s timeout did NOT complete: it is "
+        "waiting for a connection that will never come back."
+    ).format(free_slots=free_slots)
+
+
 @_conclusion("05")
 def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str:
     """Did the pool take back the slot of a session the server ended?"""

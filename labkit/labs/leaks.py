@@ -18,6 +18,7 @@ import httpx
 
 from labkit.infra.blocking import run_blocking
 from labkit.infra.results import record_result
+from labkit.infra.server_log import server_log_lines
 from labkit.infra.sessions import Session, app_sessions
 from labkit.messages import N_, _, display_width
 
@@ -35,6 +36,7 @@ __all__ = [
     "leave_transaction_open",
     "release_leaks",
     "request_completes",
+    "server_log_of",
     "terminate_backend",
     "use_leaked_connections",
 ]
@@ -102,6 +104,15 @@ def request_completes(app, timeout_s: float = 1.0, path: str = "/lab/ping-db") -
     except httpx.TimeoutException:
         return False
     return True
+
+
+def server_log_of(pid: int) -> list[str] | str:
+    """What the server logged about session ``pid``, or why it cannot be read here.
+
+    >>> leaks.server_log_of(4242)                            # doctest: +SKIP
+    ['... [4242] FATAL:  terminating connection due to administrator command']
+    """
+    return server_log_lines([pid]) or _("(only the embedded server's log is readable here)")
 
 
 def terminate_backend(app, pid: int) -> bool:
