@@ -124,22 +124,23 @@ def _rpad(text: str, width: int) -> str:
 
 def keepalive_table(outcomes: dict[str, KeepaliveOutcome]) -> str:
     """The runs of :func:`keepalive_experiment` side by side, one line each."""
-    headings = [
-        (_("pings"), 6),
-        (_("survived"), 10),
-        (_("replaced"), 10),
-        (_("closed by server"), 18),
-        (_("first request"), 15),
+    headings = [_("pings"), _("survived"), _("replaced"), _("closed by server"), _("first request")]
+    # each column at least as wide as the English layout, wider if its heading needs it
+    widths = [
+        max(w, display_width(h) + 1) for h, w in zip(headings, (6, 10, 10, 18, 15), strict=True)
     ]
     label_w = max(44, *(display_width(o.label or n) + 2 for n, o in outcomes.items()))
-    lines = [" " * label_w + "".join(_rpad(text, width) for text, width in headings)]
+    lines = [" " * label_w + "".join(_rpad(h, w) for h, w in zip(headings, widths, strict=True))]
     for name, o in outcomes.items():
         label = o.label or name
         closed = "?" if o.closed_by_server is None else o.closed_by_server
         survived = _("{survived:>7} of {total}").format(survived=o.survived, total=len(o.before))
-        lines.append(
-            label
-            + " " * (label_w - display_width(label))
-            + f"{o.pings:>6}{survived}{o.replaced:>10}{closed:>18}{o.first_request_ms:>12.1f} ms"
-        )
+        cells = [
+            _rpad(str(o.pings), widths[0]),
+            _rpad(survived, widths[1] + 2),  # "  3 of 3" is two wider than its heading
+            _rpad(str(o.replaced), widths[2]),
+            _rpad(str(closed), widths[3]),
+            _rpad(f"{o.first_request_ms:.1f} ms", widths[4]),
+        ]
+        lines.append(label + " " * (label_w - display_width(label)) + "".join(cells))
     return "\n".join(lines)
