@@ -58,6 +58,10 @@ BRANCHES = {
         {"peak_waiting": 4, "slowest_ms": 910.0, "hold_ms": 300},
         {"peak_waiting": 0, "slowest_ms": 305.0, "hold_ms": 300},
     ),
+    "leaked_pool_blocks": (
+        {"free_slots": 0, "completed": False},
+        {"free_slots": 1, "completed": True},
+    ),
     "in_use_after_server_timeout": (
         {"in_use_before": 1, "in_use_after": 0},
         {"in_use_before": 1, "in_use_after": 1},

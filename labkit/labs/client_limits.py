@@ -19,6 +19,7 @@ import asyncpg
 
 from labkit.infra.blocking import run_blocking
 from labkit.infra.results import record_result
+from labkit.messages import _
 
 __all__ = [
     "Budget",
@@ -83,12 +84,25 @@ class Budget:
         return (self.max_connections - self.reserved) // self.workers
 
     def __str__(self) -> str:
-        verdict = "fits" if self.fits else "does NOT fit"
-        return (
-            f"{self.workers} workers × maxsize {self.maxsize} + {self.reserved} reserved = "
-            f"{self.needed} connections; max_connections is {self.max_connections}: {verdict}. "
-            f"Largest maxsize that fits: {self.largest_maxsize}."
+        values = dict(
+            workers=self.workers,
+            maxsize=self.maxsize,
+            reserved=self.reserved,
+            needed=self.needed,
+            max_connections=self.max_connections,
+            largest=self.largest_maxsize,
         )
+        if self.fits:
+            return _(
+                "{workers} workers × maxsize {maxsize} + {reserved} reserved = {needed} "
+                "connections; max_connections is {max_connections}: fits. "
+                "Largest maxsize that fits: {largest}."
+            ).format(**values)
+        return _(
+            "{workers} workers × maxsize {maxsize} + {reserved} reserved = {needed} "
+            "connections; max_connections is {max_connections}: does NOT fit. "
+            "Largest maxsize that fits: {largest}."
+        ).format(**values)
 
 
 def connection_budget(
@@ -100,10 +114,10 @@ def connection_budget(
 ) -> Budget:
     """Check workers × maxsize + reserved ≤ max_connections (read from ``dsn`` if not given)."""
     if workers < 1 or maxsize < 1:
-        raise ValueError("workers and maxsize must both be at least 1")
+        raise ValueError(_("workers and maxsize must both be at least 1"))
     if max_connections is None or reserved is None:
         if dsn is None:
-            raise ValueError("give max_connections and reserved, or a dsn to read them from")
+            raise ValueError(_("give max_connections and reserved, or a dsn to read them from"))
         limits = server_limits(dsn)
         max_connections = limits.max_connections if max_connections is None else max_connections
         reserved = limits.reserved if reserved is None else reserved
@@ -120,7 +134,7 @@ class TooManyClientsRun:
     def error_text(self) -> str:
         """The error exactly as asyncpg raised it: module, class and message."""
         if self.error is None:
-            return "no error"
+            return _("no error")
         kind = type(self.error)
         return f"{kind.__module__}.{kind.__qualname__}: {self.error}"
 

@@ -35,6 +35,7 @@ __all__ = [
     "keepalive_lifetime",
     "keepalive_pings",
     "knee_vs_concurrency",
+    "leaked_pool_blocks",
     "load_generator_headroom",
     "queue_is_the_sign",
     "queue_moved_into_cpu",
@@ -272,18 +273,31 @@ def queue_is_the_sign(*, peak_waiting: int, slowest_ms: float, hold_ms: float) -
 
 # ----------------------------------------------------------------------------- 05
 @_conclusion("05")
+def leaked_pool_blocks(*, free_slots: int, completed: bool) -> str:
+    """Did an ordinary request get through a pool with leaked connections?"""
+    if completed:
+        return _("free slots: {free_slots}. A request with a 1 s timeout completed.").format(
+            free_slots=free_slots
+        )
+    return _(
+        "free slots: {free_slots}. A request with a 1 s timeout did NOT complete: it is "
+        "waiting for a connection that will never come back."
+    ).format(free_slots=free_slots)
+
+
+@_conclusion("05")
 def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str:
     """Did the pool take back the slot of a session the server ended?"""
     if in_use_after < in_use_before:
-        return (
-            f"in_use went from {in_use_before} to {in_use_after}: asyncpg noticed that the "
+        return _(
+            "in_use went from {in_use_before} to {in_use_after}: asyncpg noticed that the "
             "server closed the connection and took its slot back by itself, so the leaked "
             "handle now refuses to work; the work in that transaction was rolled back."
-        )
-    return (
-        f"in_use stayed at {in_use_after} (it was {in_use_before}): the pool had not yet "
+        ).format(in_use_before=in_use_before, in_use_after=in_use_after)
+    return _(
+        "in_use stayed at {in_use_after} (it was {in_use_before}): the pool had not yet "
         "noticed the closed connection when it was read; it takes the slot back on its next use."
-    )
+    ).format(in_use_before=in_use_before, in_use_after=in_use_after)
 
 
 # ----------------------------------------------------------------------------- 06
@@ -291,16 +305,16 @@ def in_use_after_server_timeout(*, in_use_before: int, in_use_after: int) -> str
 def keepalive_pings(*, pings: int, survived: int, total: int, replaced: int) -> str:
     """What periodic SELECT 1 through a pool did for its idle connections."""
     if survived < total:
-        return (
-            f"With {pings} SELECT 1 pings, {survived} of {total} original connections survived: "
+        return _(
+            "With {pings} SELECT 1 pings, {survived} of {total} original connections survived: "
             "asyncpg's pool hands out the most recently returned connection first (a LIFO "
             "queue), so the pings kept reusing one and the idle ones behind it timed out. The "
-            f"pool quietly replaced {replaced}, paying a new connection each time."
-        )
-    return (
-        f"With {pings} SELECT 1 pings all {total} original connections survived this run: the "
+            "pool quietly replaced {replaced}, paying a new connection each time."
+        ).format(pings=pings, survived=survived, total=total, replaced=replaced)
+    return _(
+        "With {pings} SELECT 1 pings all {total} original connections survived this run: the "
         "pings happened to reach every idle connection before the server's timeout."
-    )
+    ).format(pings=pings, total=total)
 
 
 @_conclusion("06")
@@ -309,19 +323,26 @@ def keepalive_lifetime(
 ) -> str:
     """The pool's own idle lifetime, with and without a minsize floor."""
     floor = (
-        f"With minsize={minsize} the lifetime changed nothing: the server still closed "
-        f"{closed_with_floor}, because asyncpg never retires connections below min_size."
+        _(
+            "With minsize={minsize} the lifetime changed nothing: the server still closed "
+            "{closed_with_floor}, because asyncpg never retires connections below min_size."
+        ).format(minsize=minsize, closed_with_floor=closed_with_floor)
         if closed_with_floor > 0
-        else f"With minsize={minsize} the server closed none this time."
+        else _("With minsize={minsize} the server closed none this time.").format(minsize=minsize)
     )
     zero = (
-        "With minsize=0 the server closed none: the pool had already retired its idle "
-        f"connections, and the next request opened a fresh one in {first_request_ms:.1f} ms."
+        _(
+            "With minsize=0 the server closed none: the pool had already retired its idle "
+            "connections, and the next request opened a fresh one in {first_request_ms:.1f} ms."
+        ).format(first_request_ms=first_request_ms)
         if closed_without_floor == 0
-        else f"With minsize=0 the server still closed {closed_without_floor}: the pool's timer "
-        "fired after the server's on this run."
+        else _(
+            "With minsize=0 the server still closed {closed_without_floor}: the pool's timer "
+            "fired after the server's on this run."
+        ).format(closed_without_floor=closed_without_floor)
     )
-    return f"{floor} {zero}"
+    # Two whole sentences side by side (Chinese puts no space between them).
+    return _("{floor} {zero}").format(floor=floor, zero=zero)
 
 
 @_conclusion("03")

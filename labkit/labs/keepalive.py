@@ -14,8 +14,15 @@ import httpx
 
 from labkit.infra.server_log import server_log_lines
 from labkit.infra.sessions import app_sessions
+from labkit.messages import N_, _, display_width
 
-__all__ = ["KeepaliveOutcome", "keepalive_experiment"]
+__all__ = ["KeepaliveOutcome", "keepalive_experiment", "keepalive_table"]
+
+# The runs' names: the English is the key of the dict keepalive_experiment returns (the
+# notebook looks runs up by it); keepalive_table shows them translated.
+NO_KEEPALIVE = N_("no keepalive")
+PINGS = N_("SELECT 1 every few hundred ms")
+LIFETIME = N_("pool lifetime < server timeout, minsize {minsize}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class KeepaliveOutcome:
     after: frozenset[int]  # ... and after it
     first_request_ms: float  # the first request after the wait
     closed_by_server: int | None  # sessions the server ended for idling (None: log unreadable)
+    label: str = ""  # the run's name in the language it was run in
 
     @property
     def survived(self) -> int:
@@ -46,7 +54,7 @@ def _idle_kills() -> int | None:
     return None if lines is None else len(lines)
 
 
-def _watch(app, wait_s: float, ping_every_s: float | None) -> KeepaliveOutcome:
+def _watch(app, wait_s: float, ping_every_s: float | None, label: str) -> KeepaliveOutcome:
     kills_before = _idle_kills()
     before = _pids(app)
     pings = 0
@@ -63,7 +71,7 @@ def _watch(app, wait_s: float, ping_every_s: float | None) -> KeepaliveOutcome:
         first_ms = (time.perf_counter() - began) * 1000
     kills_after = _idle_kills()
     closed = None if kills_before is None else kills_after - kills_before
-    return KeepaliveOutcome(pings, before, after, first_ms, closed)
+    return KeepaliveOutcome(pings, before, after, first_ms, closed, label)
 
 
 def keepalive_experiment(
@@ -86,13 +94,15 @@ def keepalive_experiment(
     settings = {"idle_session_timeout": timeout_ms}
     outcomes = {}
     lifetime = {"max_inactive_connection_lifetime": idle_session_timeout_s / 2}
-    runs = {
-        "no keepalive": ({}, None),
-        "SELECT 1 every few hundred ms": ({}, ping_every_s),
-        f"pool lifetime < server timeout, minsize {pool_size}": (lifetime, None),
-        "pool lifetime < server timeout, minsize 0": ({**lifetime, "minsize": 0}, None),
-    }
-    for name, (pool_changes, ping) in runs.items():
+    # (name, its placeholders, pool changes, ping interval)
+    runs = [
+        (NO_KEEPALIVE, {}, {}, None),
+        (PINGS, {}, {}, ping_every_s),
+        (LIFETIME, {"minsize": pool_size}, lifetime, None),
+        (LIFETIME, {"minsize": 0}, {**lifetime, "minsize": 0}, None),
+    ]
+    for template, values, pool_changes, ping in runs:
+        name = template.format(**values)
         app.restart(
             **{
                 "minsize": pool_size,
@@ -102,6 +112,35 @@ def keepalive_experiment(
             },
             server_settings=settings,
         )
-        outcomes[name] = _watch(app, wait_s, ping)
+        outcomes[name] = _watch(app, wait_s, ping, _(template).format(**values))
     app.restart(server_settings={}, minsize=1, maxsize=5, max_inactive_connection_lifetime=300.0)
     return outcomes
+
+
+def _rpad(text: str, width: int) -> str:
+    """``text`` right-aligned in ``width`` columns (a Chinese character takes two)."""
+    return " " * max(0, width - display_width(text)) + text
+
+
+def keepalive_table(outcomes: dict[str, KeepaliveOutcome]) -> str:
+    """The runs of :func:`keepalive_experiment` side by side, one line each."""
+    headings = [_("pings"), _("survived"), _("replaced"), _("closed by server"), _("first request")]
+    # each column at least as wide as the English layout, wider if its heading needs it
+    widths = [
+        max(w, display_width(h) + 1) for h, w in zip(headings, (6, 10, 10, 18, 15), strict=True)
+    ]
+    label_w = max(44, *(display_width(o.label or n) + 2 for n, o in outcomes.items()))
+    lines = [" " * label_w + "".join(_rpad(h, w) for h, w in zip(headings, widths, strict=True))]
+    for name, o in outcomes.items():
+        label = o.label or name
+        closed = "?" if o.closed_by_server is None else o.closed_by_server
+        survived = _("{survived:>7} of {total}").format(survived=o.survived, total=len(o.before))
+        cells = [
+            _rpad(str(o.pings), widths[0]),
+            _rpad(survived, widths[1] + 2),  # "  3 of 3" is two wider than its heading
+            _rpad(str(o.replaced), widths[2]),
+            _rpad(str(closed), widths[3]),
+            _rpad(f"{o.first_request_ms:.1f} ms", widths[4]),
+        ]
+        lines.append(label + " " * (label_w - display_width(label)) + "".join(cells))
+    return "\n".join(lines)

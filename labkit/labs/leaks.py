@@ -18,8 +18,9 @@ import httpx
 
 from labkit.infra.blocking import run_blocking
 from labkit.infra.results import record_result
+from labkit.infra.server_log import server_log_lines
 from labkit.infra.sessions import Session, app_sessions
-from labkit.messages import N_
+from labkit.messages import N_, _, display_width
 
 __all__ = [
     "ACTIONS",
@@ -35,6 +36,7 @@ __all__ = [
     "leave_transaction_open",
     "release_leaks",
     "request_completes",
+    "server_log_of",
     "terminate_backend",
     "use_leaked_connections",
 ]
@@ -57,8 +59,10 @@ def _leak(app, path: str) -> int:
         response = client.post(path)
     if response.status_code == 503:
         raise RuntimeError(
-            "the pool has no free connection left to leak: every slot is taken. "
-            "Choose 'release everything' to recover."
+            _(
+                "the pool has no free connection left to leak: every slot is taken. "
+                "Choose 'release everything' to recover."
+            )
         )
     return response.raise_for_status().json()["pid"]
 
@@ -100,6 +104,15 @@ def request_completes(app, timeout_s: float = 1.0, path: str = "/lab/ping-db") -
     except httpx.TimeoutException:
         return False
     return True
+
+
+def server_log_of(pid: int) -> list[str] | str:
+    """What the server logged about session ``pid``, or why it cannot be read here.
+
+    >>> leaks.server_log_of(4242)                            # doctest: +SKIP
+    ['... [4242] FATAL:  terminating connection due to administrator command']
+    """
+    return server_log_lines([pid]) or _("(only the embedded server's log is readable here)")
 
 
 def terminate_backend(app, pid: int) -> bool:
@@ -144,10 +157,10 @@ def find_leaks(
         reasons = []
         held_s = held.get(session.pid)
         if held_s is not None and held_s > older_than_s:
-            reasons.append(f"out of the pool for {held_s:.1f} s")
+            reasons.append(_("out of the pool for {held_s:.1f} s").format(held_s=held_s))
         idle_for = session.state_age_s or 0.0
         if session.state == "idle in transaction" and idle_for > idle_limit:
-            reasons.append(f"idle in transaction for {idle_for:.1f} s")
+            reasons.append(_("idle in transaction for {idle_for:.1f} s").format(idle_for=idle_for))
         if reasons:
             suspects.append(
                 LeakSuspect(
@@ -156,7 +169,7 @@ def find_leaks(
                     held_s=held_s,
                     transaction_age_s=session.transaction_age_s,
                     query=" ".join(session.query.split()),
-                    reason="; ".join(reasons),
+                    reason=_("; ").join(reasons),
                 )
             )
     return suspects
@@ -190,19 +203,40 @@ class LeakLabState:
         return self.pool["max_size"] - self.pool["in_use"]
 
     def table(self) -> str:
+        headings = [_("state"), _("out of pool"), _("xact age"), _("last query")]
+        state_w = max(20, display_width(headings[0]))
         lines = [
-            f"after '{self.action}': {self.outcome}",
-            f"pool: size {self.pool['size']}, in_use {self.pool['in_use']}, idle "
-            f"{self.pool['idle']}, free slots {self.free_slots} of {self.pool['max_size']}",
-            f"{'pid':>7}  {'state':<20} {'out of pool':>11} {'xact age':>9}  last query",
+            _("after '{action}': {outcome}").format(action=_(self.action), outcome=self.outcome),
+            _(
+                "pool: size {size}, in_use {in_use}, idle {idle}, free slots {free} of {max_size}"
+            ).format(
+                size=self.pool["size"],
+                in_use=self.pool["in_use"],
+                idle=self.pool["idle"],
+                free=self.free_slots,
+                max_size=self.pool["max_size"],
+            ),
+            f"{'pid':>7}  {_pad(headings[0], state_w)} {_rpad(headings[1], 11)} "
+            f"{_rpad(headings[2], 9)}  {headings[3]}",
         ]
         for s in self.sessions:
             held = self.checked_out.get(s.pid)
             held_txt = f"{held:.1f} s" if held is not None else "-"
             xact = f"{s.transaction_age_s:.1f} s" if s.transaction_age_s is not None else "-"
             query = " ".join(s.query.split())[:40]
-            lines.append(f"{s.pid:>7}  {s.state or '-':<20} {held_txt:>11} {xact:>9}  {query}")
+            state = s.state or "-"
+            lines.append(f"{s.pid:>7}  {_pad(state, state_w)} {held_txt:>11} {xact:>9}  {query}")
         return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` columns (a Chinese character takes two)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def _rpad(text: str, width: int) -> str:
+    """``text`` right-aligned in ``width`` columns."""
+    return " " * max(0, width - display_width(text)) + text
 
 
 def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
@@ -216,7 +250,11 @@ def leak_lab(action: str = "leak a connection", app=None) -> LeakLabState:
         "release everything": release_leaks,
     }
     if action not in handlers:
-        raise ValueError(f"action must be one of {list(handlers)}, not {action!r}")
+        raise ValueError(
+            _("action must be one of {actions}, not {action!r}").format(
+                actions=list(handlers), action=action
+            )
+        )
     outcome = handlers[action](app)
     state = LeakLabState(action, outcome, app.pool_status(), app_sessions(app), checked_out(app))
     record_result(
