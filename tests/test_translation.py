@@ -37,7 +37,7 @@ from labkit.translation.sources import ROOT, markdown_cells, sentences_in
 # What is converted so far. Both lists must grow until they hold every notebook and every
 # module that speaks to a learner; then these constants go, and every assertion below
 # covers everything.
-TRANSLATED_NOTEBOOKS = ["00_start_here"]
+TRANSLATED_NOTEBOOKS = ["00_start_here", "09_scaling_out", "10_pgbouncer_under_load"]
 TRANSLATED_MODULES = [
     "labkit/cli.py",
     "labkit/environment.py",
@@ -46,6 +46,11 @@ TRANSLATED_MODULES = [
     "labkit/urls.py",
     "labkit/widgets.py",
     "labkit/grading/quiz_widgets.py",
+    "labkit/infra/pgbouncer.py",
+    "labkit/infra/workers.py",
+    "labkit/labs/pooler_modes.py",
+    "labkit/labs/queueing.py",
+    "labkit/labs/scale_out.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
