@@ -41,18 +41,25 @@ TRANSLATED_NOTEBOOKS = [
     "00_start_here",
     "05_connection_leaks",
     "06_too_many_clients_and_keepalive",
+    "09_scaling_out",
+    "10_pgbouncer_under_load",
 ]
 TRANSLATED_MODULES = [
     "labkit/cli.py",
     "labkit/environment.py",
+    "labkit/grading/quiz_widgets.py",
     "labkit/infra/checks.py",
     "labkit/infra/database.py",
-    "labkit/urls.py",
-    "labkit/widgets.py",
-    "labkit/grading/quiz_widgets.py",
-    "labkit/labs/leaks.py",
+    "labkit/infra/pgbouncer.py",
+    "labkit/infra/workers.py",
     "labkit/labs/client_limits.py",
     "labkit/labs/keepalive.py",
+    "labkit/labs/leaks.py",
+    "labkit/labs/pooler_modes.py",
+    "labkit/labs/queueing.py",
+    "labkit/labs/scale_out.py",
+    "labkit/urls.py",
+    "labkit/widgets.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.

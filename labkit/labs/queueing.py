@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.messages import _
+
 __all__ = ["QueuePrediction", "erlang_c", "mgc_wait", "mmc_wait"]
 
 
@@ -40,14 +42,18 @@ def erlang_c(servers: int, offered_load: float) -> float:
     0.333333
     """
     if servers < 1:
-        raise ValueError(f"servers must be at least 1, got {servers}")
+        raise ValueError(_("servers must be at least 1, got {servers}").format(servers=servers))
     if offered_load < 0:
-        raise ValueError(f"offered_load must not be negative, got {offered_load}")
+        raise ValueError(
+            _("offered_load must not be negative, got {load}").format(load=offered_load)
+        )
     if offered_load >= servers:
         raise ValueError(
-            f"offered load {offered_load:.3g} erlangs is not below {servers} servers: the queue "
-            "grows without bound (utilisation >= 1). Lower the arrival rate or the hold time, "
-            "or add servers."
+            _(
+                "offered load {load:.3g} erlangs is not below {servers} servers: the queue "
+                "grows without bound (utilisation >= 1). Lower the arrival rate or the hold "
+                "time, or add servers."
+            ).format(load=offered_load, servers=servers)
         )
     blocking = 1.0
     for k in range(1, servers + 1):
@@ -85,18 +91,33 @@ class QueuePrediction:
         )
 
     def __str__(self) -> str:
-        return (
-            f"{self.model}: {self.servers} servers, λ = {self.arrival_rate:.1f}/s, "
-            f"S = {self.service_time_s * 1000:.1f} ms, utilisation {self.utilisation:.0%}: "
-            f"{self.p_wait:.0%} of requests wait, mean wait {self.mean_wait_s * 1000:.1f} ms"
+        return _(
+            "{model}: {servers} servers, λ = {rate:.1f}/s, S = {service_ms:.1f} ms, "
+            "utilisation {rho:.0%}: {p_wait:.0%} of requests wait, mean wait {wait_ms:.1f} ms"
+        ).format(
+            model=self.model,
+            servers=self.servers,
+            rate=self.arrival_rate,
+            service_ms=self.service_time_s * 1000,
+            rho=self.utilisation,
+            p_wait=self.p_wait,
+            wait_ms=self.mean_wait_s * 1000,
         )
 
 
 def _check(arrival_rate: float, service_time_s: float) -> None:
     if arrival_rate <= 0:
-        raise ValueError(f"arrival_rate must be positive (requests per second), got {arrival_rate}")
+        raise ValueError(
+            _("arrival_rate must be positive (requests per second), got {rate}").format(
+                rate=arrival_rate
+            )
+        )
     if service_time_s <= 0:
-        raise ValueError(f"service_time_s must be positive (seconds), got {service_time_s}")
+        raise ValueError(
+            _("service_time_s must be positive (seconds), got {service}").format(
+                service=service_time_s
+            )
+        )
 
 
 def mmc_wait(arrival_rate: float, service_time_s: float, servers: int) -> QueuePrediction:
@@ -124,7 +145,7 @@ def mgc_wait(
     The mean wait scales by (1 + cv²) / 2; the chance to wait is left as Erlang C's.
     """
     if service_cv2 < 0:
-        raise ValueError(f"service_cv2 must not be negative, got {service_cv2}")
+        raise ValueError(_("service_cv2 must not be negative, got {cv2}").format(cv2=service_cv2))
     base = mmc_wait(arrival_rate, service_time_s, servers)
     model = "M/D/c" if service_cv2 == 0 else f"M/G/c (cv²={service_cv2:g})"
     return QueuePrediction(

@@ -46,6 +46,7 @@ from labkit.infra.workers import (
     stop_all_workers,
 )
 from labkit.labs.queueing import QueuePrediction, mgc_wait, mmc_wait
+from labkit.messages import _
 
 __all__ = [
     "HOW_TO_GET_PGBOUNCER",
@@ -80,7 +81,7 @@ def pgbouncer_skip_reason() -> str | None:
         binary = pgbouncer_binary()
     except PgBouncerError as exc:  # LABKIT_PGBOUNCER names something that is not a binary
         return str(exc)
-    return None if binary else HOW_TO_GET_PGBOUNCER
+    return None if binary else _(HOW_TO_GET_PGBOUNCER)
 
 
 # ----------------------------------------------------------------- what the server sees
@@ -124,13 +125,22 @@ class LadderStep:
         return sum(self.per_worker.values())
 
     def __str__(self) -> str:
-        line = (
-            f"{self.asked} worker(s) asked, {self.running} running: the server shows "
-            f"{self.workers_sessions} of their connections ({self.running} × {self.maxsize} = "
-            f"{self.predicted} predicted), {self.server_total} client sessions in all, "
-            f"max_connections = {self.max_connections}"
+        line = _(
+            "{asked} worker(s) asked, {running} running: the server shows {sessions} of "
+            "their connections ({running} × {maxsize} = {predicted} predicted), {total} "
+            "client sessions in all, max_connections = {max_connections}"
+        ).format(
+            asked=self.asked,
+            running=self.running,
+            sessions=self.workers_sessions,
+            maxsize=self.maxsize,
+            predicted=self.predicted,
+            total=self.server_total,
+            max_connections=self.max_connections,
         )
-        return line + (f"\n  refused: {self.refused}" if self.refused else "")
+        if self.refused:
+            line += "\n  " + _("refused: {error}").format(error=self.refused)
+        return line
 
 
 @dataclass
@@ -153,7 +163,9 @@ def connection_ladder(group: WorkerGroup, steps: tuple[int, ...] = (1, 2, 4, 5))
     connections). The workers that did start keep running in ``group``.
     """
     if list(steps) != sorted(set(steps)) or steps[0] < 1:
-        raise ValueError(f"steps must be increasing worker counts from 1 up, got {steps}")
+        raise ValueError(
+            _("steps must be increasing worker counts from 1 up, got {steps}").format(steps=steps)
+        )
     maxsize = int(group.settings["maxsize"])
     done: list[LadderStep] = []
     for asked in steps:
@@ -300,13 +312,22 @@ class LoadRun:
         return self.stats.xact_count / len(self.result.records)
 
     def summary(self) -> str:
-        line = (
-            f"{self.label}: {self.throughput_rps:.1f} req/s, p95 {self.p95_ms:.0f} ms, "
-            f"{self.errors} errors; server connections at most {self.peak_server_connections}"
-        )
-        if self.peak_clients is not None:
-            line += f"; PgBouncer held {self.peak_clients} client connections"
-        return line
+        figures = {
+            "label": self.label,
+            "rps": self.throughput_rps,
+            "p95_ms": self.p95_ms,
+            "errors": self.errors,
+            "peak": self.peak_server_connections,
+        }
+        if self.peak_clients is None:
+            return _(
+                "{label}: {rps:.1f} req/s, p95 {p95_ms:.0f} ms, {errors} errors; server "
+                "connections at most {peak}"
+            ).format(**figures)
+        return _(
+            "{label}: {rps:.1f} req/s, p95 {p95_ms:.0f} ms, {errors} errors; server "
+            "connections at most {peak}; PgBouncer held {clients} client connections"
+        ).format(clients=self.peak_clients, **figures)
 
 
 def run_under_load(
@@ -328,7 +349,7 @@ def run_under_load(
     SHOW POOLS when ``bouncer`` is given, are sampled every ``sample_interval`` s.
     """
     if not group.workers:
-        raise ValueError("the group has no running worker: add some with group.add(n)")
+        raise ValueError(_("the group has no running worker: add some with group.add(n)"))
 
     async def scenario() -> LoadRun:
         before = bouncer.stats() if bouncer else None
@@ -386,12 +407,27 @@ class QueuePoint:
         except ValueError:  # the measured hold time puts utilisation at or above 1
             return None
 
+    def refit_summary(self) -> str:
+        """What :attr:`refit` predicts, as a clause of a sentence (notebook 10 prints it)."""
+        if self.refit is None:
+            return _("at that load no model has a steady wait")
+        mmc, mdc = self.refit
+        return _(
+            "with that hold time the models say {mdc_ms:.1f} (M/D/c) to {mmc_ms:.1f} ms (M/M/c)"
+        ).format(mdc_ms=mdc.mean_wait_s * 1000, mmc_ms=mmc.mean_wait_s * 1000)
+
     def __str__(self) -> str:
-        return (
-            f"ρ = {self.utilisation:.2f} ({self.run.result.rate:.0f} req/s): predicted "
-            f"{self.mmc.mean_wait_s * 1000:.1f} ms (M/M/c), {self.mdc.mean_wait_s * 1000:.1f} ms "
-            f"(M/D/c); PgBouncer measured {self.measured_wait_ms:.1f} ms per request, "
-            f"{self.run.transactions_per_request:.1f} transactions per request"
+        return _(
+            "ρ = {rho:.2f} ({rate:.0f} req/s): predicted {mmc_ms:.1f} ms (M/M/c), "
+            "{mdc_ms:.1f} ms (M/D/c); PgBouncer measured {measured_ms:.1f} ms per request, "
+            "{trips:.1f} transactions per request"
+        ).format(
+            rho=self.utilisation,
+            rate=self.run.result.rate,
+            mmc_ms=self.mmc.mean_wait_s * 1000,
+            mdc_ms=self.mdc.mean_wait_s * 1000,
+            measured_ms=self.measured_wait_ms,
+            trips=self.run.transactions_per_request,
         )
 
 
@@ -411,7 +447,9 @@ def predicted_vs_measured(
     points = []
     for run in runs:
         if run.result.rate is None or run.pool_size is None or run.stats is None:
-            raise ValueError(f"{run.label!r} is not an open-loop run behind PgBouncer")
+            raise ValueError(
+                _("{label!r} is not an open-loop run behind PgBouncer").format(label=run.label)
+            )
         mmc, mdc = predict(run.result.rate, run.hold_ms, run.pool_size)
         points.append(QueuePoint(run, mmc, mdc))
     points.sort(key=lambda p: p.utilisation)
