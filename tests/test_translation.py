@@ -37,7 +37,7 @@ from labkit.translation.sources import ROOT, markdown_cells, sentences_in
 # What is converted so far. Both lists must grow until they hold every notebook and every
 # module that speaks to a learner; then these constants go, and every assertion below
 # covers everything.
-TRANSLATED_NOTEBOOKS = ["00_start_here"]
+TRANSLATED_NOTEBOOKS = ["00_start_here", "01_pool_principles", "02_parameter_tuning"]
 TRANSLATED_MODULES = [
     "labkit/cli.py",
     "labkit/environment.py",
@@ -46,6 +46,11 @@ TRANSLATED_MODULES = [
     "labkit/urls.py",
     "labkit/widgets.py",
     "labkit/grading/quiz_widgets.py",
+    "labkit/labs/principles.py",
+    "labkit/labs/tuning.py",
+    "labkit/labs/start_here.py",
+    "labkit/plots.py",
+    "labkit/pool.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
