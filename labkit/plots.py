@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -38,6 +39,13 @@ CJK_FONTS = (
     "SimHei",
 )
 
+CJK_FILE_HINTS = ("wqy", "notosanscjk", "sourcehansans", "msyh", "pingfang", "simhei")
+
+
+def _installed_cjk_font(font_manager) -> str | None:
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
 
 def use_language_font() -> str | None:
     """In Chinese, put the first installed CJK font before matplotlib's sans-serif fonts.
@@ -50,8 +58,12 @@ def use_language_font() -> str | None:
         return None
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    chosen = next((name for name in CJK_FONTS if name in installed), None)
+    chosen = _installed_cjk_font(font_manager)
+    if chosen is None:  # matplotlib's font cache may predate the font: look on disk once
+        for path in font_manager.findSystemFonts():
+            if any(hint in Path(path).name.lower() for hint in CJK_FILE_HINTS):
+                font_manager.fontManager.addfont(path)
+        chosen = _installed_cjk_font(font_manager)
     if chosen is None:
         return None
     families = [chosen] + [f for f in plt.rcParams["font.sans-serif"] if f != chosen]
