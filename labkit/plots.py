@@ -19,6 +19,7 @@ __all__ = [
     "plot_bars",
     "plot_connections_over_time",
     "plot_direct_vs_pgbouncer",
+    "plot_first_wave",
     "plot_latency",
     "plot_monitoring_views",
     "plot_outage",
@@ -99,12 +100,21 @@ def plot_latency(result: LoadResult, title: str = N_("Request latency")) -> Figu
 
 
 def plot_bars(values: dict[str, float], *, ylabel: str, title: str, fmt: str = "%.1f") -> Figure:
-    """One bar per label, each with its value written on top (for side-by-side comparisons)."""
+    """One bar per label, each with its value written on top (for side-by-side comparisons).
+
+    The labels, ``ylabel`` and ``title`` are English keys, said in the learner's language
+    (so are the text arguments of every plot here): a notebook passes its English and
+    marks it with ``N_`` in its lab module (``labkit.labs.principles.PLOT_TEXT``).
+    """
     use_language_font()
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar(list(values), list(values.values()), color=["tab:blue", "tab:gray", "tab:orange"])
+    ax.bar(
+        [_(label) for label in values],
+        list(values.values()),
+        color=["tab:blue", "tab:gray", "tab:orange"],
+    )
     ax.bar_label(ax.containers[0], fmt=fmt)
-    ax.set(ylabel=ylabel, title=title)
+    ax.set(ylabel=_(ylabel), title=_(title))
     fig.tight_layout()
     return fig
 
@@ -173,7 +183,7 @@ def plot_sweep(
     use_language_font()
     fig, left = plt.subplots(figsize=(8, 4))
     left.plot(xs, throughput, "o-", color="tab:blue", label=_("throughput"))
-    left.set(xlabel=xlabel, ylabel=_("throughput (req/s)"), title=title)
+    left.set(xlabel=_(xlabel), ylabel=_("throughput (req/s)"), title=_(title))
     left.set_xscale("log", base=2)
     left.set_xticks(list(xs), [str(x) for x in xs])
     left.set_ylim(bottom=0)
@@ -184,12 +194,32 @@ def plot_sweep(
     if mark_x is not None:
         left.axvline(mark_x, color="gray", linestyle=":")
         left.annotate(
-            mark_label, (mark_x, 0), textcoords="offset points", xytext=(4, 8), color="gray"
+            _(mark_label) if mark_label else "",
+            (mark_x, 0),
+            textcoords="offset points",
+            xytext=(4, 8),
+            color="gray",
         )
     lines = left.get_lines()[:1] + right.get_lines()[:1]
     left.legend(lines, [ln.get_label() for ln in lines], loc="center right")
     left.grid(alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_first_wave(cold_ms: Sequence[float], warm_ms: Sequence[float], *, title: str) -> Figure:
+    """Latencies of the first wave of simultaneous requests, cold pool against warm pool."""
+    use_language_font()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    waves = range(1, len(cold_ms) + 1)
+    ax.plot(waves, cold_ms, "o-", label=_("minsize=1 (cold)"))
+    ax.plot(waves, warm_ms, "s-", label=_("minsize={warm} (warm)").format(warm=len(warm_ms)))
+    ax.set(
+        xlabel=_("request in the first wave (fastest to slowest)"),
+        ylabel=_("latency (ms)"),
+        title=_(title),
+    )
+    ax.legend()
     return fig
 
 
@@ -255,7 +285,7 @@ def plot_monitoring_views(views: dict, start: float, *, title: str) -> Figure:
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel(_("seconds since the load began"))
-    fig.suptitle(title)
+    fig.suptitle(_(title))
     fig.tight_layout()
     return fig
 
@@ -306,7 +336,7 @@ def plot_alert(waiting: Sequence, states: Sequence, start: float, *, title: str)
     ax.step([t - start for t, _s in states], [s for _t, s in states], where="post",
             label=_("alert: 0 off, 1 pending, 2 firing"), color="black")  # fmt: skip
     ax.set(xlabel=_("seconds since the exhaustion began"), ylabel=_("requests / alert state"),
-           title=title)  # fmt: skip
+           title=_(title))  # fmt: skip
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -340,7 +370,7 @@ def plot_connections_over_time(runs: Sequence, *, title: str) -> Figure:
                 linestyle="--",
                 label=_("{label}: client connections to PgBouncer").format(label=run.label),
             )
-    ax.set(xlabel=_("time since the run began (s)"), ylabel=_("connections"), title=title)
+    ax.set(xlabel=_("time since the run began (s)"), ylabel=_("connections"), title=_(title))
     ax.set_ylim(bottom=0)
     ax.legend(loc="center right")
     ax.grid(alpha=0.3)

@@ -16,7 +16,7 @@ import httpx
 from labkit.infra.load import LoadResult, run_load
 from labkit.infra.resources import usable_cores
 from labkit.infra.results import record_result
-from labkit.messages import _
+from labkit.messages import N_, _
 
 __all__ = [
     "LittlesLaw",
@@ -31,6 +31,16 @@ __all__ = [
 ]
 
 KNEE_FRACTION = 0.9  # the knee: the smallest maxsize reaching 90% of the best throughput
+
+# The titles and labels notebook 02 passes to labkit.plots, which says them in the learner's
+# language: marked here so that `labkit translate extract` puts them in the catalog.
+PLOT_TEXT = (
+    N_("maxsize (connections)"),
+    N_("knee"),
+    N_("rule of thumb"),
+    N_("8 clients, 50 ms per request: throughput and p95 against maxsize"),
+    N_("CPU-bound queries, 16 clients: throughput and p95 against maxsize"),
+)
 
 
 @dataclass(frozen=True)
