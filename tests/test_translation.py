@@ -39,6 +39,8 @@ from labkit.translation.sources import ROOT, markdown_cells, sentences_in
 # covers everything.
 TRANSLATED_NOTEBOOKS = [
     "00_start_here",
+    "01_pool_principles",
+    "02_parameter_tuning",
     "05_connection_leaks",
     "06_too_many_clients_and_keepalive",
     "09_scaling_out",
@@ -56,8 +58,13 @@ TRANSLATED_MODULES = [
     "labkit/labs/keepalive.py",
     "labkit/labs/leaks.py",
     "labkit/labs/pooler_modes.py",
+    "labkit/labs/principles.py",
     "labkit/labs/queueing.py",
     "labkit/labs/scale_out.py",
+    "labkit/labs/start_here.py",
+    "labkit/labs/tuning.py",
+    "labkit/plots.py",
+    "labkit/pool.py",
     "labkit/urls.py",
     "labkit/widgets.py",
 ]

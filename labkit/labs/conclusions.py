@@ -88,17 +88,17 @@ def _in_language(fn: Callable[..., str]) -> Callable[..., str]:
 def http_vs_bare(*, http_ratio: float, bare_ratio: float) -> str:
     """Pooled/unpooled over HTTP against the same ratio measured on bare asyncpg."""
     if http_ratio < bare_ratio:
-        return (
-            f"Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second: "
-            f"less than the {bare_ratio:.0f}x of the bare asyncpg test, because both endpoints "
+        return _(
+            "Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second: "
+            "less than the {bare_ratio:.0f}x of the bare asyncpg test, because both endpoints "
             "also pay the same HTTP and framework work per request, and only the connection "
             "set-up differs."
-        )
-    return (
-        f"Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second, "
-        f"no less than the {bare_ratio:.0f}x of the bare asyncpg test: on this run the "
+        ).format(http_ratio=http_ratio, bare_ratio=bare_ratio)
+    return _(
+        "Over HTTP the pooled endpoint served {http_ratio:.1f}x more requests per second, "
+        "no less than the {bare_ratio:.0f}x of the bare asyncpg test: on this run the "
         "connection set-up dominated each request even with HTTP around it."
-    )
+    ).format(http_ratio=http_ratio, bare_ratio=bare_ratio)
 
 
 @_conclusion("01")
@@ -106,16 +106,16 @@ def load_generator_headroom(*, pooled_rps: float, generator_rps: float) -> str:
     """Did the load generator, rather than the pool, limit the pooled run?"""
     share = pooled_rps / generator_rps if generator_rps else math.nan
     if share >= 0.8:
-        return (
-            f"The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
+        return _(
+            "The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
             "generator drove on this endpoint on its own, so the machine limited it, not the "
             "pool: read the ratio as a lower bound."
-        )
-    return (
-        f"The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
+        ).format(share=share, generator_rps=generator_rps)
+    return _(
+        "The pooled run reached {share:.0%} of the {generator_rps:.0f} req/s the load "
         "generator can drive on this endpoint, so the generator was not the limit: the ratio "
         "measures the pool."
-    )
+    ).format(share=share, generator_rps=generator_rps)
 
 
 @_conclusion("01")
@@ -123,18 +123,21 @@ def cold_first_wave(
     *, burst: int, opened: int, cold_slowest_ms: float, warm_slowest_ms: float
 ) -> str:
     """How many of the first wave's requests had to wait for a new connection."""
-    if opened == 0:
-        return (
-            f"With minsize=1 the pool opened no new connection during the first wave of "
-            f"{burst}: the requests took turns on the open one (slowest {cold_slowest_ms:.1f} ms "
-            f"against {warm_slowest_ms:.1f} ms with minsize={burst})."
-        )
-    return (
-        f"With minsize=1 the pool opened {opened} new connection(s) during the first wave of "
-        f"{burst}, so {opened} request(s) first waited for a connection to be set up: the "
-        f"slowest took {cold_slowest_ms:.1f} ms, against {warm_slowest_ms:.1f} ms when all "
-        f"{burst} were open in advance."
+    figures = dict(
+        burst=burst, opened=opened, cold_slowest_ms=cold_slowest_ms, warm_slowest_ms=warm_slowest_ms
     )
+    if opened == 0:
+        return _(
+            "With minsize=1 the pool opened no new connection during the first wave of "
+            "{burst}: the requests took turns on the open one (slowest {cold_slowest_ms:.1f} ms "
+            "against {warm_slowest_ms:.1f} ms with minsize={burst})."
+        ).format(**figures)
+    return _(
+        "With minsize=1 the pool opened {opened} new connection(s) during the first wave of "
+        "{burst}, so {opened} request(s) first waited for a connection to be set up: the "
+        "slowest took {cold_slowest_ms:.1f} ms, against {warm_slowest_ms:.1f} ms when all "
+        "{burst} were open in advance."
+    ).format(**figures)
 
 
 # ----------------------------------------------------------------------------- 02
@@ -143,43 +146,55 @@ def knee_vs_concurrency(
     *, knee: int, concurrency: int, knee_p95_ms: float, hold_ms: float, first_p95_ms: float
 ) -> str:
     """Where throughput stopped growing, and what p95 did on the way there."""
-    where = (
-        f"the knee came at maxsize={knee}, the {concurrency} clients' own concurrency: beyond "
-        "it no request is ever left waiting for a connection"
-        if knee == concurrency
-        else f"the knee came at maxsize={knee}, "
-        + ("below" if knee < concurrency else "above")
-        + f" the {concurrency} clients' concurrency"
+    if knee == concurrency:
+        where = _(
+            "the knee came at maxsize={knee}, the {concurrency} clients' own concurrency: beyond "
+            "it no request is ever left waiting for a connection"
+        )
+    elif knee < concurrency:
+        where = _("the knee came at maxsize={knee}, below the {concurrency} clients' concurrency")
+    else:
+        where = _("the knee came at maxsize={knee}, above the {concurrency} clients' concurrency")
+    if knee_p95_ms <= 1.5 * hold_ms:
+        p95 = _(
+            "p95 fell from {first_p95_ms:.0f} ms at maxsize 1 to {knee_p95_ms:.0f} ms, close to "
+            "the {hold_ms:.0f} ms each request holds its connection"
+        )
+    else:
+        p95 = _(
+            "p95 fell from {first_p95_ms:.0f} ms at maxsize 1 but was still "
+            "{knee_p95_ms:.0f} ms at the knee, {holds:.1f}x the {hold_ms:.0f} ms hold"
+        )
+    return _("In your run {where}; {p95}.").format(
+        where=where.format(knee=knee, concurrency=concurrency),
+        p95=p95.format(
+            first_p95_ms=first_p95_ms,
+            knee_p95_ms=knee_p95_ms,
+            hold_ms=hold_ms,
+            holds=knee_p95_ms / hold_ms,
+        ),
     )
-    near = knee_p95_ms <= 1.5 * hold_ms
-    p95 = (
-        f"p95 fell from {first_p95_ms:.0f} ms at maxsize 1 to {knee_p95_ms:.0f} ms, close to "
-        f"the {hold_ms:.0f} ms each request holds its connection"
-        if near
-        else f"p95 fell from {first_p95_ms:.0f} ms at maxsize 1 but was still "
-        f"{knee_p95_ms:.0f} ms at the knee, {knee_p95_ms / hold_ms:.1f}x the {hold_ms:.0f} ms hold"
-    )
-    return f"In your run {where}; {p95}."
 
 
 @_conclusion("02")
 def cpu_knee(*, knee: int, cores: int, rule: int, knee_rps: float, largest_rps: float) -> str:
     """The CPU-bound knee against the cores this process may use and the rule of thumb."""
     change = largest_rps / knee_rps - 1 if knee_rps else math.nan
-    first = (
-        f"Throughput stopped growing at maxsize={knee} ({knee_rps:.0f} req/s; the largest pool "
-        f"gave {change:+.0%}). This process may use {cores} core(s), so the rule of thumb says "
-        f"{rule}."
-    )
+    figures = dict(knee=knee, cores=cores, rule=rule, knee_rps=knee_rps, change=change)
     if knee <= rule:
-        return first + (
-            " The knee came at or below it: past that, a larger pool added connections, "
-            "not capacity."
-        )
-    return first + (
-        " Here the knee came above it: the rule is a starting point to measure from, "
-        "not a law (the database, the app and the load generator share these cores)."
-    )
+        return _(
+            "Throughput stopped growing at maxsize={knee} ({knee_rps:.0f} req/s; the largest "
+            "pool gave {change:+.0%}). This process may use {cores} core(s), so the rule of "
+            "thumb says {rule}. The knee came at or below it: past that, a larger pool added "
+            "connections, not capacity."
+        ).format(**figures)
+    return _(
+        "Throughput stopped growing at maxsize={knee} ({knee_rps:.0f} req/s; the largest "
+        "pool gave {change:+.0%}). This process may use {cores} core(s), so the rule of "
+        "thumb says {rule}. Here the knee came above it: the rule is a starting point to "
+        "measure from, not a law (the database, the app and the load generator share these "
+        "cores)."
+    ).format(**figures)
 
 
 @_conclusion("02")
@@ -187,20 +202,23 @@ def queue_moved_into_cpu(
     *, small: int, small_hold_ms: float, large: int, large_hold_ms: float
 ) -> str:
     """Did a larger pool move the wait from the pool into the database's CPU?"""
+    figures = dict(
+        small=small, small_hold_ms=small_hold_ms, large=large, large_hold_ms=large_hold_ms
+    )
     if large_hold_ms > 1.3 * small_hold_ms:
-        return (
-            f"With maxsize={large} each request held its connection {large_hold_ms:.0f} ms "
-            f"instead of {small_hold_ms:.0f} ms with maxsize={small}: the queue moved from the "
+        return _(
+            "With maxsize={large} each request held its connection {large_hold_ms:.0f} ms "
+            "instead of {small_hold_ms:.0f} ms with maxsize={small}: the queue moved from the "
             "pool into the database's CPU, where the queries share the cores and each extra "
             "connection costs server memory. A query there can still be bounded "
             "(statement_timeout, or cancelling it), but a wait in the pool is cheaper, visible "
             "in `waiting`, and bounded by an acquire timeout."
-        )
-    return (
-        f"With maxsize={large} each request held its connection {large_hold_ms:.0f} ms, about "
-        f"as long as the {small_hold_ms:.0f} ms with maxsize={small}: the database's CPU was "
+        ).format(**figures)
+    return _(
+        "With maxsize={large} each request held its connection {large_hold_ms:.0f} ms, about "
+        "as long as the {small_hold_ms:.0f} ms with maxsize={small}: the database's CPU was "
         "not the bottleneck at this load, so the extra connections cost memory but no time."
-    )
+    ).format(**figures)
 
 
 # ----------------------------------------------------------------------------- 03

@@ -17,6 +17,7 @@ from labkit.infra.blocking import run_blocking
 from labkit.infra.load import LoadResult, run_load, run_load_async
 from labkit.infra.results import record_result
 from labkit.infra.sampler import PoolSampler
+from labkit.messages import N_
 from labkit.pool import PoolSample
 
 __all__ = [
@@ -32,6 +33,21 @@ __all__ = [
     "watch_idle_lifetime",
     "watch_maxsize_cap",
 ]
+
+# The titles and labels notebook 01 passes to labkit.plots, which says them in the learner's
+# language: marked here so that `labkit translate extract` puts them in the catalog.
+PLOT_TEXT = (
+    N_("fresh connection"),
+    N_("pooled connection"),
+    N_("median time per query (ms)"),
+    N_("SELECT 1 with asyncpg: connect each time vs borrow from a pool"),
+    N_("pooled (/lab/ping-db)"),
+    N_("unpooled (/lab/unpooled)"),
+    N_("Same query, same load (4 concurrent clients)"),
+    N_("The first six simultaneous requests after start-up"),
+    N_("maxsize=4, 12 concurrent clients, 100 ms per request"),
+    N_("Pool size after a burst, max_inactive_connection_lifetime = 2 s"),
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ def measure_connect_cost(dsn: str, rounds: int = 30) -> ConnectCost:
 
     async def measure() -> ConnectCost:
         fresh = []
-        for _ in range(rounds):
+        for _round in range(rounds):
             began = time.perf_counter()
             conn = await asyncpg.connect(dsn)
             await conn.fetchval("SELECT 1")
@@ -63,7 +79,7 @@ def measure_connect_cost(dsn: str, rounds: int = 30) -> ConnectCost:
             fresh.append(time.perf_counter() - began)
         pooled = []
         async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
-            for _ in range(rounds):
+            for _round in range(rounds):
                 began = time.perf_counter()
                 async with pool.acquire() as conn:
                     await conn.fetchval("SELECT 1")
@@ -132,7 +148,7 @@ def cold_vs_warm(app, burst: int = 6) -> ColdVsWarm:
         opened = app.pool_status()["size"] - before
         return sorted(r.latency_s * 1000 for r in result.records), opened
 
-    (cold, opened), (warm, _) = first_wave(1), first_wave(burst)
+    (cold, opened), (warm, _warm_opened) = first_wave(1), first_wave(burst)
     comparison = ColdVsWarm(burst, cold_ms=cold, warm_ms=warm, cold_opened=opened)
     record_result(
         "01.cold_vs_warm",
@@ -241,11 +257,13 @@ def compare_http_clients(
         async with httpx.AsyncClient(base_url=app.url) as client:
 
             async def worker(count: int) -> None:
-                for _ in range(count):
+                for _request in range(count):
                     (await client.get(path)).raise_for_status()
 
             began = time.perf_counter()
-            await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+            await asyncio.gather(
+                *(worker(requests // concurrency) for _worker in range(concurrency))
+            )
             return (requests // concurrency) * concurrency / (time.perf_counter() - began)
 
     headroom = ClientHeadroom(ours.summary.throughput_rps, run_blocking(with_httpx()))

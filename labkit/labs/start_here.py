@@ -56,7 +56,7 @@ def hold_connections(app, requests: int = 3, hold_ms: int = 800) -> HoldReading:
     with ThreadPoolExecutor(max_workers=requests) as pool:
         holds = [
             pool.submit(httpx.get, f"{app.url}/lab/hold", params={"ms": hold_ms}, timeout=30)
-            for _ in range(requests)
+            for _request in range(requests)
         ]
         during = app.pool_status()
         while during["in_use"] < requests and not all(h.done() for h in holds):

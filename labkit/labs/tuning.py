@@ -16,6 +16,7 @@ import httpx
 from labkit.infra.load import LoadResult, run_load
 from labkit.infra.resources import usable_cores
 from labkit.infra.results import record_result
+from labkit.messages import N_, _
 
 __all__ = [
     "LittlesLaw",
@@ -30,6 +31,16 @@ __all__ = [
 ]
 
 KNEE_FRACTION = 0.9  # the knee: the smallest maxsize reaching 90% of the best throughput
+
+# The titles and labels notebook 02 passes to labkit.plots, which says them in the learner's
+# language: marked here so that `labkit translate extract` puts them in the catalog.
+PLOT_TEXT = (
+    N_("maxsize (connections)"),
+    N_("knee"),
+    N_("rule of thumb"),
+    N_("8 clients, 50 ms per request: throughput and p95 against maxsize"),
+    N_("CPU-bound queries, 16 clients: throughput and p95 against maxsize"),
+)
 
 
 @dataclass(frozen=True)
@@ -67,10 +78,18 @@ class Sweep:
     def table(self) -> str:
         """One line per maxsize: throughput, p95, mean in_use, and the time each request
         held its connection (Little's law backwards: mean in_use / throughput)."""
+        line = _(
+            "maxsize {maxsize:>2}: {rps:6.1f} req/s, p95 {p95_ms:6.1f} ms, "
+            "mean in_use {in_use:4.1f}, holding a connection {hold_ms:5.0f} ms per request"
+        )
         return "\n".join(
-            f"maxsize {p.maxsize:>2}: {p.throughput_rps:6.1f} req/s, p95 {p.p95_ms:6.1f} ms, "
-            f"mean in_use {p.mean_in_use:4.1f}, holding a connection "
-            f"{1000 * p.mean_in_use / p.throughput_rps:5.0f} ms per request"
+            line.format(
+                maxsize=p.maxsize,
+                rps=p.throughput_rps,
+                p95_ms=p.p95_ms,
+                in_use=p.mean_in_use,
+                hold_ms=self.hold_ms(p),
+            )
             for p in self.points
         )
 
@@ -187,9 +206,9 @@ def calibrate_cpu_work(app, target_ms: float = 20.0) -> int:
     rows = 20_000
     with httpx.Client(base_url=app.url, timeout=30) as client:
         client.get("/lab/cpu-work", params={"rows": rows})  # warm up
-        for _ in range(3):  # scale until one query takes long enough to time well
+        for _attempt in range(3):  # scale until one query takes long enough to time well
             timings = []
-            for _ in range(3):
+            for _timing in range(3):
                 began = time.perf_counter()
                 client.get("/lab/cpu-work", params={"rows": rows}).raise_for_status()
                 timings.append(time.perf_counter() - began)
