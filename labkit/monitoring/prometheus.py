@@ -56,6 +56,19 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
+def promtool_check(metrics_text: str) -> str:
+    """What ``promtool check metrics`` says about a /metrics text, as one sentence."""
+    if not shutil.which("promtool"):
+        return _("promtool is not installed here; CI runs `promtool check metrics` on this output")
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=metrics_text, capture_output=True, text=True
+    )
+    problems = check.stdout + check.stderr
+    if check.returncode == 0 and not problems:
+        return _("promtool check metrics: clean")
+    return _("promtool check metrics: {problems}").format(problems=problems)
+
+
 def lab_config(app_url: str, scrape_interval: str = SCRAPE_INTERVAL) -> dict:
     """The kit's prometheus.yml for the app at ``app_url``, with the kit's alert rules.
 
