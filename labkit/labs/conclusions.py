@@ -226,17 +226,19 @@ def queue_moved_into_cpu(
 def steady_state(*, used: float, waiting: float, maxsize: int, clients: int) -> str:
     """The pool's gauges during a steady overload, against what the arithmetic says."""
     expected = max(0, clients - maxsize)
-    verdict = (
-        "as the arithmetic says"
-        if abs(used - maxsize) <= 0.5 and abs(waiting - expected) <= 0.75
-        else "off the arithmetic: the readings were taken while the load was still ramping "
-        "or ending"
-    )
-    return (
-        f"In the steady part of the run `used` averaged {used:.1f} (maxsize {maxsize}) and "
-        f"`waiting` {waiting:.1f} ({clients} clients - {maxsize} connections = {expected}): "
-        f"{verdict}."
-    )
+    figures = dict(used=used, waiting=waiting, maxsize=maxsize, clients=clients, expected=expected)
+    if abs(used - maxsize) <= 0.5 and abs(waiting - expected) <= 0.75:
+        return _(
+            "In the steady part of the run `used` averaged {used:.1f} (maxsize {maxsize}) and "
+            "`waiting` {waiting:.1f} ({clients} clients - {maxsize} connections = {expected}): "
+            "as the arithmetic says."
+        ).format(**figures)
+    return _(
+        "In the steady part of the run `used` averaged {used:.1f} (maxsize {maxsize}) and "
+        "`waiting` {waiting:.1f} ({clients} clients - {maxsize} connections = {expected}): "
+        "off the arithmetic: the readings were taken while the load was still ramping "
+        "or ending."
+    ).format(**figures)
 
 
 @_conclusion("03")
@@ -244,11 +246,17 @@ def alert_timeline(
     *, first_waiting_s: float, pending_s: float, firing_s: float, for_s: float
 ) -> str:
     """When the queue formed, and when the alert went pending and fired."""
-    return (
-        f"Requests started waiting {first_waiting_s:.1f} s into the run; the alert went "
-        f"pending at {pending_s:.1f} s and fired at {firing_s:.1f} s, "
-        f"{firing_s - first_waiting_s:.1f} s after the queue formed (its `for:` is "
-        f"{for_s:.0f} s, and each step waits for the next scrape and rule evaluation)."
+    return _(
+        "Requests started waiting {first_waiting_s:.1f} s into the run; the alert went "
+        "pending at {pending_s:.1f} s and fired at {firing_s:.1f} s, "
+        "{delay_s:.1f} s after the queue formed (its `for:` is "
+        "{for_s:.0f} s, and each step waits for the next scrape and rule evaluation)."
+    ).format(
+        first_waiting_s=first_waiting_s,
+        pending_s=pending_s,
+        firing_s=firing_s,
+        delay_s=firing_s - first_waiting_s,
+        for_s=for_s,
     )
 
 
@@ -258,16 +266,26 @@ def exhaustion_queue(*, peak_waiting: int, maxsize: int, concurrency: int, round
     """The queue's peak and the latency steps, against the arithmetic of the burst."""
     expected = max(0, concurrency - maxsize)
     rounds = math.ceil(concurrency / maxsize)
-    peak = (
-        f"`waiting` peaked at {peak_waiting}, the {concurrency} requests minus maxsize {maxsize}"
-        if peak_waiting == expected
-        else f"`waiting` peaked at {peak_waiting} (the arithmetic says {concurrency} - "
-        f"{maxsize} = {expected}; the sampler reads 20 times a second and can miss an instant)"
+    figures = dict(
+        peak_waiting=peak_waiting,
+        maxsize=maxsize,
+        concurrency=concurrency,
+        expected=expected,
+        rounds_seen=rounds_seen,
+        rounds=rounds,
     )
-    return (
-        f"{peak}. The latencies fell into {rounds_seen} step(s) of one hold each "
-        f"({concurrency} requests / {maxsize} connections = {rounds} rounds)."
-    )
+    if peak_waiting == expected:
+        return _(
+            "`waiting` peaked at {peak_waiting}, the {concurrency} requests minus maxsize "
+            "{maxsize}. The latencies fell into {rounds_seen} step(s) of one hold each "
+            "({concurrency} requests / {maxsize} connections = {rounds} rounds)."
+        ).format(**figures)
+    return _(
+        "`waiting` peaked at {peak_waiting} (the arithmetic says {concurrency} - "
+        "{maxsize} = {expected}; the sampler reads 20 times a second and can miss an instant). "
+        "The latencies fell into {rounds_seen} step(s) of one hold each "
+        "({concurrency} requests / {maxsize} connections = {rounds} rounds)."
+    ).format(**figures)
 
 
 @_conclusion("04")
@@ -368,16 +386,23 @@ def short_peak_seen(
     *, true_peak: float, gauge_max: float, waits_counted: float, burst_s: float
 ) -> str:
     """A peak shorter than the scrape interval: the gauge against the histogram."""
-    gauge = (
-        f"the `waiting` gauge, read at each scrape, never saw it (its largest reading was "
-        f"{gauge_max:.0f})"
-        if gauge_max < true_peak
-        else f"a scrape happened to land inside it and the gauge read {gauge_max:.0f}, but "
-        "only by luck: most bursts this short fall between two scrapes"
+    figures = dict(
+        true_peak=true_peak, gauge_max=gauge_max, waits_counted=waits_counted, burst_s=burst_s
     )
-    return (
-        f"The burst lasted {burst_s:.2f} s and up to {true_peak:.0f} requests waited at once; "
-        f"{gauge}. The wait-time histogram counted {waits_counted:.0f} acquires that waited "
-        "longer than 50 ms: every acquire is counted when it ends, so no wait slips between "
-        "scrapes. Peaks belong in the histogram and the timeouts counter, not in a gauge."
-    )
+    if gauge_max < true_peak:
+        return _(
+            "The burst lasted {burst_s:.2f} s and up to {true_peak:.0f} requests waited at "
+            "once; the `waiting` gauge, read at each scrape, never saw it (its largest reading "
+            "was {gauge_max:.0f}). The wait-time histogram counted {waits_counted:.0f} acquires "
+            "that waited longer than 50 ms: every acquire is counted when it ends, so no wait "
+            "slips between scrapes. Peaks belong in the histogram and the timeouts counter, "
+            "not in a gauge."
+        ).format(**figures)
+    return _(
+        "The burst lasted {burst_s:.2f} s and up to {true_peak:.0f} requests waited at "
+        "once; a scrape happened to land inside it and the gauge read {gauge_max:.0f}, but "
+        "only by luck: most bursts this short fall between two scrapes. The wait-time "
+        "histogram counted {waits_counted:.0f} acquires that waited longer than 50 ms: every "
+        "acquire is counted when it ends, so no wait slips between scrapes. Peaks belong in "
+        "the histogram and the timeouts counter, not in a gauge."
+    ).format(**figures)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from labkit.infra.blocking import run_blocking
 from labkit.infra.load import RequestRecord, run_load_async
 from labkit.infra.results import record_result
+from labkit.messages import N_, _
 from labkit.pool import PoolSample
 
 __all__ = ["ExhaustionRun", "exhaustion_lab", "request_while_exhausted"]
@@ -50,7 +51,7 @@ class ExhaustionRun:
             "200": counts.pop("200", 0),
             "503": counts.pop("503", 0),
             **counts,
-            "still waiting": self.concurrency - len(records),
+            N_("still waiting"): self.concurrency - len(records),
         }
 
     @property
@@ -62,19 +63,32 @@ class ExhaustionRun:
         return sorted(r.latency_s * 1000 for r in list(self.records))
 
     def summary(self) -> str:
-        timeout = (
-            "none (wait forever)"
-            if self.acquire_timeout is None
-            else (f"{self.acquire_timeout * 1000:.0f} ms")
-        )
-        outcomes = ", ".join(f"{k}: {v}" for k, v in self.outcomes.items())
+        outcomes = ", ".join(f"{_(k)}: {v}" for k, v in self.outcomes.items())
         slowest = max(self.latencies_ms, default=0.0)
-        return (
-            f"maxsize={self.maxsize}, {self.concurrency} simultaneous requests holding "
-            f"{self.hold_ms} ms, acquire timeout {timeout}\n"
-            f"outcomes: {outcomes} | peak waiting {self.peak_waiting} | "
-            f"slowest {slowest:.0f} ms = {slowest / self.hold_ms:.1f} x hold"
+        figures = dict(
+            maxsize=self.maxsize,
+            concurrency=self.concurrency,
+            hold_ms=self.hold_ms,
+            outcomes=outcomes,
+            peak_waiting=self.peak_waiting,
+            slowest=slowest,
+            holds=slowest / self.hold_ms,
         )
+        if self.acquire_timeout is None:
+            first = _(
+                "maxsize={maxsize}, {concurrency} simultaneous requests holding "
+                "{hold_ms} ms, acquire timeout none (wait forever)"
+            ).format(**figures)
+        else:
+            first = _(
+                "maxsize={maxsize}, {concurrency} simultaneous requests holding "
+                "{hold_ms} ms, acquire timeout {timeout_ms:.0f} ms"
+            ).format(timeout_ms=self.acquire_timeout * 1000, **figures)
+        second = _(
+            "outcomes: {outcomes} | peak waiting {peak_waiting} | "
+            "slowest {slowest:.0f} ms = {holds:.1f} x hold"
+        ).format(**figures)
+        return f"{first}\n{second}"
 
 
 async def _burst(app, run: ExhaustionRun) -> None:
@@ -154,7 +168,7 @@ def request_while_exhausted(app, path: str = "/lab/ping-db", hold_ms: int = 1000
         async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
             holds = [
                 asyncio.create_task(client.get("/lab/hold", params={"ms": hold_ms}))
-                for _ in range(app.settings.maxsize)
+                for _slot in range(app.settings.maxsize)
             ]
             while (await client.get("/pool-status")).json()["in_use"] < app.settings.maxsize:
                 await asyncio.sleep(0.01)

@@ -22,6 +22,7 @@ import httpx
 
 from labkit.infra.load import RequestRecord, run_load_async
 from labkit.infra.results import record_result
+from labkit.messages import _
 from labkit.pool import PoolSample
 
 __all__ = ["OutageRun", "database_outage_lab"]
@@ -75,34 +76,48 @@ class OutageRun:
         """How the pool came back, in one sentence computed from this run."""
         first = self.first_success_after_s
         port = (
-            f"the server kept its port ({self.port_after})"
+            _("the server kept its port ({port_after})")
             if self.port_after == self.port_before
-            else f"the server moved from port {self.port_before} to {self.port_after}, and the "
-            "app followed it"
-        )
-        if first is None:
-            return (
-                f"No request succeeded in the time the lab kept the load on after the server "
-                f"answered again ({self.errors_after_recovery} failed); {port}."
+            else _(
+                "the server moved from port {port_before} to {port_after}, and the app followed it"
             )
-        return (
-            f"The first request after the server answered again succeeded {first * 1000:.0f} ms "
-            f"later, without restarting the app; {self.errors_after_recovery} request(s) failed "
-            f"after that, and {port}."
-        )
+        ).format(port_before=self.port_before, port_after=self.port_after)
+        if first is None:
+            return _(
+                "No request succeeded in the time the lab kept the load on after the server "
+                "answered again ({errors} failed); {port}."
+            ).format(errors=self.errors_after_recovery, port=port)
+        return _(
+            "The first request after the server answered again succeeded {first_ms:.0f} ms "
+            "later, without restarting the app; {errors} request(s) failed "
+            "after that, and {port}."
+        ).format(first_ms=first * 1000, errors=self.errors_after_recovery, port=port)
 
     def summary(self) -> str:
         if self.skipped:
             return self.skipped
         first = self.first_success_after_s
-        return (
-            f"server down at {self.stopped_at_s:.1f} s, answering again at "
-            f"{self.answering_at_s:.1f} s (port {self.port_before} -> {self.port_after})\n"
-            f"while it was down: {dict(self.during)}\n"
-            f"after it answered: first 200 after "
-            f"{'never' if first is None else f'{first * 1000:.0f} ms'}, "
-            f"{self.errors_after_recovery} errors"
+        figures = dict(
+            stopped_at_s=self.stopped_at_s,
+            answering_at_s=self.answering_at_s,
+            port_before=self.port_before,
+            port_after=self.port_after,
+            during=dict(self.during),
+            errors=self.errors_after_recovery,
         )
+        lines = [
+            _(
+                "server down at {stopped_at_s:.1f} s, answering again at "
+                "{answering_at_s:.1f} s (port {port_before} -> {port_after})"
+            ).format(**figures),
+            _("while it was down: {during}").format(**figures),
+            _("after it answered: first 200 after never, {errors} errors").format(**figures)
+            if first is None
+            else _("after it answered: first 200 after {first_ms:.0f} ms, {errors} errors").format(
+                first_ms=first * 1000, **figures
+            ),
+        ]
+        return "\n".join(lines)
 
 
 def database_outage_lab(
@@ -111,11 +126,11 @@ def database_outage_lab(
     """Stop the embedded server under load for ``down_s`` seconds, then start it again."""
     run = OutageRun(down_s=down_s)
     if app.database.kind != "embedded":
-        run.skipped = (
-            f"This lab stops the embedded server, but the kit uses {app.database.describe()}. "
+        run.skipped = _(
+            "This lab stops the embedded server, but the kit uses {database}. "
             "Stop your own server instead (e.g. `docker compose stop postgres`), watch "
             "/pool-status and the 503s, then start it again."
-        )
+        ).format(database=app.database.describe())
         return run
     from labkit.infra.blocking import run_blocking
 

@@ -37,6 +37,7 @@ from labkit.infra.home import labkit_home
 from labkit.infra.jsonfile import write_json
 from labkit.infra.ports import free_port
 from labkit.infra.processes import process_tree, terminate
+from labkit.messages import _
 
 COMPOSE_DIR = Path(__file__).resolve().parent.parent / "compose"
 RULES_FILE = COMPOSE_DIR / "prometheus" / "alerts.yml"
@@ -53,6 +54,19 @@ def prometheus_binary() -> str | None:
     if os.environ.get("LABKIT_PROMETHEUS", "").lower() in {"off", "0", "no", "false"}:
         return None
     return shutil.which("prometheus")
+
+
+def promtool_check(metrics_text: str) -> str:
+    """What ``promtool check metrics`` says about a /metrics text, as one sentence."""
+    if not shutil.which("promtool"):
+        return _("promtool is not installed here; CI runs `promtool check metrics` on this output")
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=metrics_text, capture_output=True, text=True
+    )
+    problems = check.stdout + check.stderr
+    if check.returncode == 0 and not problems:
+        return _("promtool check metrics: clean")
+    return _("promtool check metrics: {problems}").format(problems=problems)
 
 
 def lab_config(app_url: str, scrape_interval: str = SCRAPE_INTERVAL) -> dict:
@@ -129,10 +143,16 @@ class PrometheusServer:
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise PrometheusError(
-                f"Prometheus at {self.address} did not answer {path}: {exc}"
+                _("Prometheus at {address} did not answer {path}: {error}").format(
+                    address=self.address, path=path, error=exc
+                )
             ) from exc
         if body.get("status") != "success":
-            raise PrometheusError(f"Prometheus refused {params.get('query', path)!r}: {body}")
+            raise PrometheusError(
+                _("Prometheus refused {query!r}: {body}").format(
+                    query=params.get("query", path), body=body
+                )
+            )
         return body["data"]
 
     def stop(self) -> None:
@@ -244,7 +264,9 @@ def start_prometheus(app) -> PrometheusServer | None:
         if process.poll() is not None:
             tail = (home / "prometheus.log").read_text(errors="replace")[-2000:]
             raise PrometheusError(
-                f"Prometheus exited at start (code {process.returncode}):\n{tail}"
+                _("Prometheus exited at start (code {code}):\n{tail}").format(
+                    code=process.returncode, tail=tail
+                )
             )
         with contextlib.suppress(httpx.HTTPError, PrometheusError):
             if httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200 and (
@@ -253,7 +275,9 @@ def start_prometheus(app) -> PrometheusServer | None:
                 break
         if time.monotonic() > deadline:
             server.stop()
-            raise PrometheusError(f"Prometheus did not become ready in {START_TIMEOUT_S} s")
+            raise PrometheusError(
+                _("Prometheus did not become ready in {seconds} s").format(seconds=START_TIMEOUT_S)
+            )
         time.sleep(0.2)
     _current = server
     return server

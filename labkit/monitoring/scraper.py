@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from labkit.messages import _
 from labkit.monitoring.views import RATE_WINDOW_S, VIEWS, WAITERS_ALERT_FOR_S, Series
 
 # Prometheus extrapolates to a window edge only when the first (last) sample lies
@@ -56,7 +57,9 @@ def rate(series: Series, t: float, window: float = RATE_WINDOW_S) -> float | Non
     spacing (their ``rate`` comes out a little higher there).
     """
     if window <= 0:
-        raise ValueError(f"window must be a positive number of seconds, got {window}")
+        raise ValueError(
+            _("window must be a positive number of seconds, got {window}").format(window=window)
+        )
     times = [point[0] for point in series]
     inside = series[bisect.bisect_right(times, t - window) : bisect.bisect_right(times, t)]
     if len(inside) < 2:
@@ -66,7 +69,7 @@ def rate(series: Series, t: float, window: float = RATE_WINDOW_S) -> float | Non
     if sampled <= 0:
         return None  # two samples at one instant: no time passed, no rate
     increase = last_v - first_v
-    for (_, before), (_, after) in itertools.pairwise(inside):
+    for (_t0, before), (_t1, after) in itertools.pairwise(inside):
         if after < before:  # the counter restarted from 0 (the process restarted)
             increase += before
 
@@ -239,7 +242,7 @@ class InKernelScraper:
             metric, match = gauges[name]
             return [(t, v) for t, v in self._sum(metric, **match) if start <= t <= end]
         points = []
-        for t, _ in self._sum("db_client_connection_max"):
+        for t, _value in self._sum("db_client_connection_max"):
             if not start <= t <= end:
                 continue
             if name == "request_rate":
@@ -255,7 +258,11 @@ class InKernelScraper:
             elif name == "acquire_wait_p95":
                 value = self._quantile(0.95, "db_client_connection_wait_time_seconds_bucket", t)
             else:
-                raise KeyError(f"no view called {name!r}; choose one of {sorted(VIEWS)}")
+                raise KeyError(
+                    _("no view called {name!r}; choose one of {views}").format(
+                        name=name, views=sorted(VIEWS)
+                    )
+                )
             if value is not None:
                 points.append((t, value))
         return points
