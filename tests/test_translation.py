@@ -37,7 +37,7 @@ from labkit.translation.sources import ROOT, markdown_cells, sentences_in
 # What is converted so far. Both lists must grow until they hold every notebook and every
 # module that speaks to a learner; then these constants go, and every assertion below
 # covers everything.
-TRANSLATED_NOTEBOOKS = ["00_start_here"]
+TRANSLATED_NOTEBOOKS = ["00_start_here", "07_article_config", "08_article_code"]
 TRANSLATED_MODULES = [
     "labkit/cli.py",
     "labkit/environment.py",
@@ -46,6 +46,10 @@ TRANSLATED_MODULES = [
     "labkit/urls.py",
     "labkit/widgets.py",
     "labkit/grading/quiz_widgets.py",
+    "labkit/labs/article/connect_timeout.py",
+    "labkit/labs/article/evidence.py",
+    "labkit/labs/article/idle_lifetime.py",
+    "labkit/labs/article/tortoise_config.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
