@@ -46,10 +46,19 @@ TRANSLATED_MODULES = [
     "labkit/urls.py",
     "labkit/widgets.py",
     "labkit/grading/quiz_widgets.py",
+    "labkit/labs/article/__init__.py",
     "labkit/labs/article/connect_timeout.py",
     "labkit/labs/article/evidence.py",
     "labkit/labs/article/idle_lifetime.py",
+    "labkit/labs/article/metrics_snippet.py",
+    "labkit/labs/article/models.py",
+    "labkit/labs/article/pool_config.py",
+    "labkit/labs/article/snippets.py",
+    "labkit/labs/article/startup_hook.py",
+    "labkit/labs/article/task_reference.py",
     "labkit/labs/article/tortoise_config.py",
+    "labkit/labs/article/transaction.py",
+    "labkit/labs/article/users_route.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
