@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from labkit.infra.blocking import run_blocking
 from labkit.labs.article.evidence import Raised, raised_or_none
 from labkit.labs.article.tortoise_config import article_tortoise_config, isolated
+from labkit.messages import _
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ def run_article_timeout(dsn: str, timeout_s: float = 0.2, bound_s: float = 1.0) 
     """
     if not 0 < timeout_s < bound_s:
         raise ValueError(
-            f"need 0 < timeout_s < bound_s (got {timeout_s}, {bound_s}): the full-pool query "
-            "must be allowed to outlive the timeout for the experiment to say anything"
+            _(
+                "need 0 < timeout_s < bound_s (got {timeout_s}, {bound_s}): the full-pool query "
+                "must be allowed to outlive the timeout for the experiment to say anything"
+            ).format(timeout_s=timeout_s, bound_s=bound_s)
         )
     return run_blocking(_timeouts(dsn, timeout_s, bound_s))
 

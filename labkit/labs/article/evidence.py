@@ -7,6 +7,8 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 
+from labkit.messages import _
+
 
 def short_path(filename: str) -> str:
     """``asyncpg/pool.py``, ``asyncio/tasks.py``, ``labkit/...``: not where they are installed."""
@@ -41,7 +43,9 @@ class Raised:
         return f"{short_path(frame.filename)}:{frame.lineno} in {frame.name}"
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.message}" if self.message else f"{self.kind} (empty message)"
+        if self.message:
+            return f"{self.kind}: {self.message}"
+        return _("{kind} (empty message)").format(kind=self.kind)
 
 
 def raised_or_none(exc: BaseException | None) -> Raised | None:

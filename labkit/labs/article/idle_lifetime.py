@@ -24,6 +24,7 @@ from labkit.labs.article.tortoise_config import (
     isolated,
     pool_of,
 )
+from labkit.messages import _
 
 KEY = "max_inactive_connection_lifetime"
 
@@ -81,7 +82,11 @@ def evaluate_idle_lifetime_advice(
     given = dict(path_timeouts_s or {})
     for name, seconds in given.items():
         if seconds < 0:
-            raise ValueError(f"{name}: an idle timeout is >= 0 seconds (0 = off), got {seconds}")
+            raise ValueError(
+                _("{name}: an idle timeout is >= 0 seconds (0 = off), got {seconds}").format(
+                    name=name, seconds=seconds
+                )
+            )
     return run_blocking(_evaluate(dsn, given, tuple(advice_s), measure_floor))
 
 

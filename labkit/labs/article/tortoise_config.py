@@ -13,6 +13,7 @@ import asyncpg
 from tortoise.context import TortoiseContext
 
 from labkit.labs.article.snippets import ARTICLE_CREDENTIALS
+from labkit.messages import _
 
 MODELS_MODULE = "labkit.labs.article.models"  # the article's ``models``
 
@@ -28,8 +29,10 @@ def article_tortoise_config(dsn: str, *, drop: Iterable[str] = (), **changes: An
     url = urlsplit(dsn)
     if url.scheme not in ("postgres", "postgresql") or not url.hostname:
         raise ValueError(
-            f"expected a PostgreSQL URL like postgresql://user:password@host:port/db, got "
-            f"{dsn!r}; pass app.database.dsn"
+            _(
+                "expected a PostgreSQL URL like postgresql://user:password@host:port/db, got "
+                "{dsn!r}; pass app.database.dsn"
+            ).format(dsn=dsn)
         )
     credentials = {
         **ARTICLE_CREDENTIALS,
@@ -42,7 +45,11 @@ def article_tortoise_config(dsn: str, *, drop: Iterable[str] = (), **changes: An
     }
     for key in drop:
         if key not in credentials:
-            raise ValueError(f"{key!r} is not in the article's credentials: {sorted(credentials)}")
+            raise ValueError(
+                _("{key!r} is not in the article's credentials: {known}").format(
+                    key=key, known=sorted(credentials)
+                )
+            )
         del credentials[key]
     return {
         "connections": {
