@@ -353,6 +353,31 @@ def test_labkit_lang_zh_renders_chinese(monkeypatch):
         banks.language()
 
 
+def test_a_chinese_learners_submit_feedback_is_chinese_end_to_end(
+    rekeyed, own_home, monkeypatch, capsys
+):
+    monkeypatch.setenv("LABKIT_LANG", "zh")
+    quiz.SHEET.clear()
+    outcomes = quiz.submit(
+        {"04-q1": rekeyed.right("04-q1"), "00-q3": rekeyed.wrong("00-q3"), "01-q3": "1000"}
+    )
+    said = "\n".join(str(o) for o in outcomes)
+    for word in ("✔ 正确", "✘ 还不对", "个正确选项中选对了", "部分得分规则", "以内都算对"):
+        assert word in said, said
+    for english in ("correct", "not quite", "right choices", "partial credit", "accepted within"):
+        assert english not in said, said
+    with pytest.raises(checking.AnswerFormatError, match="请从 .* 中选一个字母作答"):
+        quiz.submit({"04-q1": "Z"})
+    capsys.readouterr()
+    quiz.progress()
+    assert "自测得分" in capsys.readouterr().out
+    quiz.answer("04-q1", None)
+    assert "04-q1：还没有作答。" in capsys.readouterr().out
+    quiz.SHEET.clear()
+    quiz.submit({"04-q1": None})
+    assert "还没有作答：请在上面的控件里作答" in capsys.readouterr().out
+
+
 def test_english_is_the_default(monkeypatch):
     monkeypatch.delenv("LABKIT_LANG", raising=False)
     assert banks.text(banks.question("04-q1")).startswith("When the database slows down")

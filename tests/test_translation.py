@@ -46,6 +46,8 @@ TRANSLATED_MODULES = [
     "labkit/urls.py",
     "labkit/widgets.py",
     "labkit/grading/quiz_widgets.py",
+    "labkit/grading/checking.py",
+    "labkit/grading/quiz.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
