@@ -366,7 +366,7 @@ def test_a_chinese_learners_submit_feedback_is_chinese_end_to_end(
         assert word in said, said
     for english in ("correct", "not quite", "right choices", "partial credit", "accepted within"):
         assert english not in said, said
-    with pytest.raises(checking.AnswerFormatError, match="请从 .* 中选一个字母作答"):
+    with pytest.raises(checking.AnswerFormatError, match=r"请从 .* 中选一个字母作答"):
         quiz.submit({"04-q1": "Z"})
     capsys.readouterr()
     quiz.progress()
