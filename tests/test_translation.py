@@ -48,6 +48,7 @@ TRANSLATED_MODULES = [
     "labkit/grading/quiz_widgets.py",
     "labkit/grading/checking.py",
     "labkit/grading/quiz.py",
+    "labkit/grading/exercises.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
