@@ -49,6 +49,9 @@ TRANSLATED_MODULES = [
     "labkit/grading/checking.py",
     "labkit/grading/quiz.py",
     "labkit/grading/exercises.py",
+    "labkit/infra/runner.py",
+    "labkit/infra/embedded/server.py",
+    "labkit/infra/embedded/binaries.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
