@@ -52,6 +52,8 @@ TRANSLATED_MODULES = [
     "labkit/infra/runner.py",
     "labkit/infra/embedded/server.py",
     "labkit/infra/embedded/binaries.py",
+    "labkit/infra/load.py",
+    "labkit/infra/ports.py",
 ]
 TRANSLATED = {f"notebooks/{name}.ipynb" for name in TRANSLATED_NOTEBOOKS} | set(TRANSLATED_MODULES)
 # The article's own words (「FastAPI数据库连接池配置与监控」), which the glossary must keep.
