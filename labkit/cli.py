@@ -156,24 +156,81 @@ def _quiz_set_answer(args: argparse.Namespace) -> int:
 
 
 def _quiz_set_answers(args: argparse.Namespace) -> int:
-    """Apply an instructor file: {question id: {answer, tolerance?, decimals?}}."""
+    """Apply an instructor file: {question id: {answer, tolerance?, decimals?}}.
+
+    A plain value (``<id>: <answer>``) is shorthand for ``<id>: {answer: <answer>}``. Every entry is
+    checked first; one bad entry or unknown id is an error that names it and
+    nothing is written.
+    """
     import yaml
 
     from labkit.grading.authoring import set_answer
-    from labkit.grading.banks import bank_files
 
-    answers = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
-    for qid, spec in answers.items():
-        bank = bank_files()[qid.split("-")[0]]
-        set_answer(
-            bank,
-            qid,
-            str(spec["answer"]),
-            tolerance=spec.get("tolerance", 0.0),
-            decimals=spec.get("decimals", 0),
-        )
-    print(_("{count} answers hashed into the banks").format(count=len(answers)))
+    entries = _answer_entries(Path(args.file), yaml)
+    for bank, qid, answer, tolerance, decimals in entries:
+        set_answer(bank, qid, answer, tolerance=tolerance, decimals=decimals)
+    print(_("{count} answers hashed into the banks").format(count=len(entries)))
     return 0
+
+
+def _answer_entries(path: Path, yaml) -> list[tuple[Path, str, str, float, int]]:
+    """The instructor file's entries, each checked against its question; or a LabkitError."""
+    from labkit.grading.banks import QuizError, bank_files, notebook_of, question
+    from labkit.grading.checking import AnswerFormatError, letters, number
+
+    shape = _(
+        "write one line per question, `<id>: <answer>` (a letter, letters like A,C, or a number) "
+        "or `<id>: {answer: <number>, tolerance: <number>, decimals: <digits>}`"
+    )
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LabkitError(
+            _("{file}: cannot read it as YAML ({error}); {shape}").format(
+                file=path, error=exc, shape=shape
+            )
+        ) from exc
+    if not isinstance(answers, dict) or not answers:
+        raise LabkitError(
+            _("{file}: expected question ids with their answers; {shape}").format(
+                file=path, shape=shape
+            )
+        )
+    entries = []
+    for qid, spec in answers.items():
+        if not isinstance(spec, dict):
+            spec = {"answer": spec}
+        extra = sorted(str(key) for key in set(spec) - {"answer", "tolerance", "decimals"})
+        plain = spec.get("answer")
+        if extra or plain is None or isinstance(plain, (dict, list, bool)):
+            raise LabkitError(
+                _("{file}: {question}: {entry!r} is not an answer; {shape}").format(
+                    file=path, question=qid, entry=answers[qid], shape=shape
+                )
+            )
+        try:
+            item = question(str(qid))
+            bank = bank_files()[notebook_of(str(qid))]
+            if item["type"] == "single":
+                letters(item, str(plain), many=False)
+            elif item["type"] == "multiple":
+                letters(item, str(plain), many=True)
+            elif item["type"] == "numeric":
+                number(item, plain)
+            else:
+                raise QuizError(
+                    _("a measured question: each learner answers with their own figure")
+                )
+            tolerance = float(spec.get("tolerance", 0.0))
+            decimals = int(spec.get("decimals", 0))
+        except (QuizError, AnswerFormatError, KeyError, ValueError, TypeError) as exc:
+            raise LabkitError(
+                _("{file}: {question}: {error}; nothing was written").format(
+                    file=path, question=qid, error=exc
+                )
+            ) from exc
+        entries.append((bank, str(qid), str(plain), tolerance, decimals))
+    return entries
 
 
 def _quiz_release(args: argparse.Namespace) -> int:

@@ -280,6 +280,66 @@ def test_set_answer_writes_only_a_salted_hash(tmp_path):
         authoring.set_answer(bank, "04-q4", "4")
 
 
+def copy_banks(tmp_path: Path) -> Path:
+    folder = tmp_path / "banks"
+    folder.mkdir()
+    for path in BANKS:
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def not_the_answer(qid: str) -> str:
+    """A well-formed answer to ``qid`` that is not its public one (no answer is spelled here)."""
+    item = banks.question(qid)
+    if item["type"] == "numeric":
+        return f"{recover(item)[0] + 7:g}"
+    wrong = [o for o in item["options"] if o not in recover(item)]
+    return wrong[0] if item["type"] == "single" else ",".join(wrong[:2])
+
+
+def test_set_answers_takes_a_plain_value_as_shorthand_for_answer(tmp_path, capsys):
+    from labkit.cli import main
+
+    folder = copy_banks(tmp_path)
+    given = {qid: not_the_answer(qid) for qid in ("00-q5", "00-q3", "01-q3")}
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        f"00-q5: {given['00-q5']}\n00-q3: {given['00-q3']}\n"
+        f"01-q3: {{answer: {given['01-q3']}, tolerance: 1}}\n"
+    )
+    assert main(["quiz", "set-answers", str(answers), "--banks", str(folder)]) == 0
+    assert "3 answers" in capsys.readouterr().out
+    stored = {q["id"]: q for q in yaml.safe_load((folder / BANKS[0].name).read_text())["questions"]}
+    assert ",".join(recover(stored["00-q5"])) == given["00-q5"]
+    assert ",".join(recover(stored["00-q3"])) == given["00-q3"]
+
+
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ("00-q9: A", "00-q9"),  # unknown question id
+        ("77-q1: A", "77-q1"),  # unknown bank
+        ("00-q1: {answr: A}", "00-q1"),  # misspelt key
+        ("00-q1: [A, B]", "00-q1"),  # a list is not an answer
+        ("00-q1: Z", "00-q1"),  # not one of the options
+        ("00-q4: 12", "00-q4"),  # a measured question has no key
+        ("- 00-q5", "<id>: <answer>"),  # not a mapping: the message shows the shape
+    ],
+)
+def test_set_answers_refuses_a_bad_entry_and_writes_nothing(tmp_path, capsys, bad, named):
+    from labkit.cli import main
+
+    folder = copy_banks(tmp_path)
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    answers = tmp_path / "answers.yaml"
+    good = "" if bad.startswith("-") else f"00-q5: {not_the_answer('00-q5')}\n"
+    answers.write_text(good + bad + "\n")
+    assert main(["quiz", "set-answers", str(answers), "--banks", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before
+
+
 # ----------------------------------------------------------------------------- language
 def test_labkit_lang_zh_renders_chinese(monkeypatch):
     monkeypatch.setenv("LABKIT_LANG", "zh")
@@ -291,6 +351,31 @@ def test_labkit_lang_zh_renders_chinese(monkeypatch):
     monkeypatch.setenv("LABKIT_LANG", "fr")
     with pytest.raises(banks.QuizError, match="not supported"):
         banks.language()
+
+
+def test_a_chinese_learners_submit_feedback_is_chinese_end_to_end(
+    rekeyed, own_home, monkeypatch, capsys
+):
+    monkeypatch.setenv("LABKIT_LANG", "zh")
+    quiz.SHEET.clear()
+    outcomes = quiz.submit(
+        {"04-q1": rekeyed.right("04-q1"), "00-q3": rekeyed.wrong("00-q3"), "01-q3": "1000"}
+    )
+    said = "\n".join(str(o) for o in outcomes)
+    for word in ("✔ 正确", "✘ 还不对", "个正确选项中选对了", "部分得分规则", "以内都算对"):
+        assert word in said, said
+    for english in ("correct", "not quite", "right choices", "partial credit", "accepted within"):
+        assert english not in said, said
+    with pytest.raises(checking.AnswerFormatError, match=r"请从 .* 中选一个字母作答"):
+        quiz.submit({"04-q1": "Z"})
+    capsys.readouterr()
+    quiz.progress()
+    assert "自测得分" in capsys.readouterr().out
+    quiz.answer("04-q1", None)
+    assert "04-q1：还没有作答。" in capsys.readouterr().out
+    quiz.SHEET.clear()
+    quiz.submit({"04-q1": None})
+    assert "还没有作答：请在上面的控件里作答" in capsys.readouterr().out
 
 
 def test_english_is_the_default(monkeypatch):

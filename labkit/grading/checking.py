@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from labkit.grading.banks import AnswerFormatError, QuizError, digest, language, text
 from labkit.infra.results import get_result
+from labkit.messages import _
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,16 @@ class QuizResult:
     expected: float | None = None  # measured questions only: the figure graded against
 
     def __str__(self) -> str:
-        mark = "✔ correct" if self.correct else "✘ not quite"
-        return (
-            f"{self.question}: {mark} ({self.points:g}/{self.max_points:g})\n"
-            f"{self.feedback}\n{self.explanation}"
+        mark = _("✔ correct") if self.correct else _("✘ not quite")
+        return _(
+            "{question}: {mark} ({points:g}/{max_points:g})\n{feedback}\n{explanation}"
+        ).format(
+            question=self.question,
+            mark=mark,
+            points=self.points,
+            max_points=self.max_points,
+            feedback=self.feedback,
+            explanation=self.explanation,
         )
 
 
@@ -52,9 +59,11 @@ def letters(item: dict, response: object, many: bool) -> list[str]:
     else:
         picked = []
     if not picked or any(p not in options for p in picked) or (not many and len(picked) != 1):
-        form = "letters such as 'A,C'" if many else "one letter"
+        form = _("letters such as 'A,C'") if many else _("one letter")
         raise AnswerFormatError(
-            f"{item['id']}: answer with {form} from {', '.join(options)}; got {response!r}"
+            _("{question}: answer with {form} from {options}; got {response!r}").format(
+                question=item["id"], form=form, options=", ".join(options), response=response
+            )
         )
     return sorted(set(picked))
 
@@ -67,7 +76,9 @@ def number(item: dict, response: object) -> float:
         value = math.nan
     if isinstance(response, bool) or not math.isfinite(value):
         raise AnswerFormatError(
-            f"{item['id']}: answer with a number, e.g. 4 or 2.5; got {response!r}"
+            _("{question}: answer with a number, e.g. 4 or 2.5; got {response!r}").format(
+                question=item["id"], response=response
+            )
         )
     return value
 
@@ -111,8 +122,10 @@ def _stored_answer(item: dict) -> dict:
     stored = item.get("answer")
     if stored is None:
         raise QuizError(
-            f"{item['id']} has no answer in this bank (a class release): it is graded by "
-            "your instructor against their key (`labkit grade --key FILE`)."
+            _(
+                "{question} has no answer in this bank (a class release): it is graded by "
+                "your instructor against their key (`labkit grade --key FILE`)."
+            ).format(question=item["id"])
         )
     return stored
 
@@ -148,9 +161,10 @@ def grade(
         right = right_options(item, key)
         hits, misses = len(set(picked) & right), len(set(picked) - right)
         score = points * max(0, hits - misses) / len(right)
-        feedback = (
-            f"{hits} of {len(right)} right choices, {misses} wrong; "
-            f"partial credit: {item['partial_credit'][language()]}"
+        feedback = _(
+            "{hits} of {right} right choices, {misses} wrong; partial credit: {rule}"
+        ).format(
+            hits=hits, right=len(right), misses=misses, rule=item["partial_credit"][language()]
         )
         response = ",".join(picked)
     elif kind == "numeric":
@@ -161,7 +175,7 @@ def grade(
         else:
             tolerance = _stored_answer(item)["tolerance"]
             score = points if grid_match(item["answer"], value) else 0
-        feedback = f"accepted within ±{tolerance:g}"
+        feedback = _("accepted within ±{tolerance:g}").format(tolerance=tolerance)
         response = value
     elif kind == "measured":
         value = number(item, response)
@@ -170,14 +184,19 @@ def grade(
         tolerance = item.get("rerun_tolerance", item["tolerance"]) if rerun else item["tolerance"]
         allowed = allowed_error(tolerance, expected)
         score = points if abs(value - expected) <= allowed + 1e-12 else 0
-        whose = "the grader's re-run measured" if rerun else "your measurement says"
-        feedback = f"{whose} {expected:.3g}; accepted within ±{allowed:.3g}"
+        if rerun:
+            feedback = _(
+                "the grader's re-run measured {expected:.3g}; accepted within ±{allowed:.3g}"
+            )
+        else:
+            feedback = _("your measurement says {expected:.3g}; accepted within ±{allowed:.3g}")
+        feedback = feedback.format(expected=expected, allowed=allowed)
         response = value
     elif kind == "exercise":
         if expected is None:
             expected = own_figure(item)
         score = points if expected >= 1 else 0
-        feedback = "the exercise passed" if score else "the exercise has not passed yet"
+        feedback = _("the exercise passed") if score else _("the exercise has not passed yet")
         response = bool(expected >= 1)
     return QuizResult(
         item["id"],
@@ -198,7 +217,9 @@ def own_figure(item: dict) -> float:
     figures = get_result(source["experiment"])
     if figures is None:
         raise QuizError(
-            f"{item['id']} is graded against your own measurement from "
-            f"{source['experiment']!r}, which has not run yet: run that experiment first."
+            _(
+                "{question} is graded against your own measurement from {experiment!r}, "
+                "which has not run yet: run that experiment first."
+            ).format(question=item["id"], experiment=source["experiment"])
         )
     return float(figures[source["key"]])

@@ -27,6 +27,7 @@ from labkit.infra.load import run_load
 from labkit.infra.results import record_result
 from labkit.infra.sessions import app_sessions
 from labkit.labs.leaks import checked_out
+from labkit.messages import N_, _
 
 __all__ = ["ExerciseResult", "grade_leak_fix", "grade_pool_settings", "maxsize_budget"]
 
@@ -45,8 +46,9 @@ class ExerciseResult:
     details: list[str]
 
     def __str__(self) -> str:
-        verdict = "PASSED ✔" if self.passed else "NOT YET ✘"
-        return f"{self.exercise}: {verdict}\n" + "\n".join(f"  - {d}" for d in self.details)
+        verdict = _("PASSED ✔") if self.passed else _("NOT YET ✘")
+        lines = [f"{_(self.exercise)}: {verdict}"] + [f"  - {d}" for d in self.details]
+        return "\n".join(lines)
 
 
 def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: int = 6):
@@ -67,9 +69,11 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
     idle_tx = [s.pid for s in app_sessions(app) if s.state == "idle in transaction"]
     statuses = result.summary.statuses
     details = [
-        f"responses: {statuses} (the failing half should answer 500, the rest 200)",
-        f"connections still checked out afterwards: {len(left)}",
-        f"sessions idle in transaction afterwards: {len(idle_tx)}",
+        _("responses: {statuses} (the failing half should answer 500, the rest 200)").format(
+            statuses=statuses
+        ),
+        _("connections still checked out afterwards: {count}").format(count=len(left)),
+        _("sessions idle in transaction afterwards: {count}").format(count=len(idle_tx)),
     ]
     passed = not left and not idle_tx and statuses.get(200, 0) == requests // 2
     with httpx.Client(base_url=app.url, timeout=10) as client:
@@ -77,7 +81,7 @@ def grade_leak_fix(handler: Handler, app=None, requests: int = 12, concurrency: 
     app._fastapi_app.state.exercise = None
     record_result("exercise.leak_fix", passed=passed, left_checked_out=len(left))
     _record_for_grading("exercise.leak_fix", passed)
-    return ExerciseResult("Fix the leaking handler", passed, details)
+    return ExerciseResult(N_("Fix the leaking handler"), passed, details)
 
 
 def maxsize_budget(dsn: str) -> int:
@@ -100,10 +104,12 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
     details = []
     if maxsize > budget:
         details.append(
-            f"maxsize {maxsize} is over the budget of {budget} per worker: {WORKERS} workers × "
-            f"{maxsize} would not fit this server's max_connections (notebook 06's rule)"
+            _(
+                "maxsize {maxsize} is over the budget of {budget} per worker: {workers} workers × "
+                "{maxsize} would not fit this server's max_connections (notebook 06's rule)"
+            ).format(maxsize=maxsize, budget=budget, workers=WORKERS)
         )
-        return ExerciseResult("Choose pool settings", False, details)
+        return ExerciseResult(N_("Choose pool settings"), False, details)
     app.restart(minsize=maxsize, maxsize=maxsize, acquire_timeout=acquire_timeout)
     result = run_load(
         app,
@@ -118,11 +124,17 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
     latency_ok = summary.p95_ms <= P95_TARGET_MS
     errors_ok = errors <= ERROR_TARGET
     details += [
-        f"p95 latency {summary.p95_ms:.0f} ms (target ≤ {P95_TARGET_MS:.0f}): "
-        + ("ok" if latency_ok else "too slow"),
-        f"errors {errors:.1%} (target ≤ {ERROR_TARGET:.0%}): "
-        + ("ok" if errors_ok else "too many refused"),
-        f"throughput {summary.throughput_rps:.0f} req/s",
+        _("p95 latency {p95:.0f} ms (target ≤ {target:.0f}): {verdict}").format(
+            p95=summary.p95_ms,
+            target=P95_TARGET_MS,
+            verdict=_("ok") if latency_ok else _("too slow"),
+        ),
+        _("errors {errors:.1%} (target ≤ {target:.0%}): {verdict}").format(
+            errors=errors,
+            target=ERROR_TARGET,
+            verdict=_("ok") if errors_ok else _("too many refused"),
+        ),
+        _("throughput {rps:.0f} req/s").format(rps=summary.throughput_rps),
     ]
     passed = latency_ok and errors_ok
     record_result(
@@ -132,7 +144,7 @@ def grade_pool_settings(maxsize: int, acquire_timeout: float | None, app=None):
         p95_ms=summary.p95_ms,
         error_rate=errors,
     )
-    return ExerciseResult("Choose pool settings", passed, details)
+    return ExerciseResult(N_("Choose pool settings"), passed, details)
 
 
 def _exercise_question(experiment: str) -> dict | None:
@@ -158,4 +170,4 @@ def _record_for_grading(experiment: str, passed: bool) -> None:
     figure = 1.0 if passed else 0.0
     result = grade(item, None, expected=figure) if mode == "self-check" else None
     made = record(item, attempts, mode, result, expected=figure)
-    display_records([made], f"{item['id']}: recorded for grading")
+    display_records([made], _("{question}: recorded for grading").format(question=item["id"]))

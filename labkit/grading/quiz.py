@@ -38,6 +38,7 @@ from labkit.grading.progress import load_progress, save_progress
 from labkit.grading.quiz_widgets import show, show_quiz
 from labkit.grading.records import display_records, record
 from labkit.grading.sheet import SHEET
+from labkit.messages import _, say
 
 __all__ = [
     "AnswerFormatError",
@@ -62,7 +63,9 @@ class Recorded:
     response: object
 
     def __str__(self) -> str:
-        return f"{self.question}: recorded {self.response!r}; feedback comes with your grades"
+        return _("{question}: recorded {response!r}; feedback comes with your grades").format(
+            question=self.question, response=self.response
+        )
 
 
 def mode(notebook: str) -> str:
@@ -74,7 +77,7 @@ def use_banks(folder: str | Path) -> Path:
     """Use the question banks in ``folder`` in this kernel (a class release, say)."""
     path = Path(folder).expanduser().resolve()
     if not path.is_dir():
-        raise QuizError(f"{folder} is not a folder of question banks")
+        raise QuizError(_("{folder} is not a folder of question banks").format(folder=folder))
     os.environ["LABKIT_BANKS"] = str(path)
     return path
 
@@ -110,7 +113,7 @@ def _outcome(item: dict, in_force: str) -> tuple[dict, QuizResult | Recorded]:
 
 def record_widget_answer(qid: str, response: object) -> QuizResult | Recorded:
     """A widget's button: keep the answer on the sheet; check it in self-check mode."""
-    item, in_force, _ = _take(qid, response, via="widget")
+    item, in_force, _value = _take(qid, response, via="widget")
     return _outcome(item, in_force)[1]
 
 
@@ -121,9 +124,9 @@ def answer(qid: str, response: object) -> QuizResult | Recorded | None:
     ``None`` means "not answered yet": nothing is recorded.
     """
     if response is None:
-        print(f"{qid}: not answered yet. {text(question(qid))}")
+        say("{question}: not answered yet. {asked}", question=qid, asked=text(question(qid)))
         return None
-    item, in_force, _ = _take(qid, response, via="answer")
+    item, in_force, _value = _take(qid, response, via="answer")
     made, outcome = _outcome(item, in_force)
     display_records([made], str(outcome))
     return outcome
@@ -152,7 +155,7 @@ def submit(responses: dict[str, object]) -> list[QuizResult | Recorded]:
         made.append(one)
         outcomes.append(outcome)
     if not outcomes:
-        print(
+        say(
             "Nothing answered yet: answer in the widgets above, or fill in my_answers (e.g. "
             "'B', 'A,C' or a number), then run this cell again."
         )
@@ -170,10 +173,15 @@ def progress() -> list[dict]:
     graded = [r for r in table if r.get("points") is not None]
     total = sum(r["points"] for r in graded)
     top = sum(r["max_points"] for r in graded)
-    print(f"{len(table)} questions answered, {total:g} of {top:g} points self-checked")
+    say(
+        "{count} questions answered, {total:g} of {top:g} points self-checked",
+        count=len(table),
+        total=total,
+        top=top,
+    )
     for r in table:
         if r.get("points") is None:
-            print(f"  {r['question']:<8} recorded (graded by your instructor)")
+            say("  {question:<8} recorded (graded by your instructor)", question=r["question"])
         else:
             mark = "✔" if r["correct"] else "✘"
             print(f"  {r['question']:<8} {mark} {r['points']:g}/{r['max_points']:g}")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from labkit.infra.blocking import run_blocking
 from labkit.infra.http_client import HTTPProtocolError, KeepAliveConnection
 from labkit.infra.sampler import PoolSampler, base_url
+from labkit.messages import _
 from labkit.pool import PoolSample
 
 PROGRESS_AFTER_S = 2.0  # runs shorter than this get no progress bar
@@ -180,23 +181,33 @@ def _check_arguments(
     max_in_flight: int,
 ) -> None:
     if (requests is None) == (duration is None):
-        raise ValueError("give exactly one of requests=N or duration=seconds")
+        raise ValueError(_("give exactly one of requests=N or duration=seconds"))
     if requests is not None and requests < 1:
-        raise ValueError(f"requests must be at least 1, got {requests}")
+        raise ValueError(_("requests must be at least 1, got {requests}").format(requests=requests))
     if duration is not None and duration <= 0:
-        raise ValueError(f"duration must be positive, got {duration}")
+        raise ValueError(_("duration must be positive, got {duration}").format(duration=duration))
     if concurrency is not None and concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        raise ValueError(
+            _("concurrency must be at least 1, got {concurrency}").format(concurrency=concurrency)
+        )
     if rate is not None:
         if rate <= 0:
-            raise ValueError(f"rate must be a positive number of requests per second, got {rate}")
+            raise ValueError(
+                _("rate must be a positive number of requests per second, got {rate}").format(
+                    rate=rate
+                )
+            )
         if concurrency is not None:
             raise ValueError(
-                "an open loop (rate=...) has no fixed number of clients: drop concurrency, "
-                "or drop rate for a closed loop of concurrency clients"
+                _(
+                    "an open loop (rate=...) has no fixed number of clients: drop concurrency, "
+                    "or drop rate for a closed loop of concurrency clients"
+                )
             )
     if max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        raise ValueError(
+            _("max_in_flight must be at least 1, got {value}").format(value=max_in_flight)
+        )
 
 
 async def _send(
@@ -240,9 +251,9 @@ async def run_load_async(
     _check_arguments(requests, duration, concurrency, rate, max_in_flight)
     targets = list(target) if isinstance(target, (list, tuple)) else [target]
     if not targets:
-        raise ValueError("give at least one target: an app or its URL")
+        raise ValueError(_("give at least one target: an app or its URL"))
     if sample_hz and len(targets) > 1:
-        raise ValueError("sample_hz samples one app's /pool-status: give a single target")
+        raise ValueError(_("sample_hz samples one app's /pool-status: give a single target"))
     urls = [base_url(t) for t in targets]
     paths = [path] if isinstance(path, str) else list(path)
     records = [] if records is None else records

@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 import warnings
 
+from labkit.messages import _
+
 
 def bind_tcp(port: int = 0, *, warn_if_busy: bool = True) -> socket.socket:
     """A TCP socket bound to 127.0.0.1:``port``, or to a free port if that one is busy.
@@ -30,7 +32,10 @@ def bind_tcp(port: int = 0, *, warn_if_busy: bool = True) -> socket.socket:
             sock.close()
             raise
         if warn_if_busy:
-            warnings.warn(f"port {port} is busy; a free port is used instead", stacklevel=3)
+            warnings.warn(
+                _("port {port} is busy; a free port is used instead").format(port=port),
+                stacklevel=3,
+            )
         sock.bind(("127.0.0.1", 0))
     return sock
 

