@@ -21,6 +21,7 @@ from labkit.grading.lessons import (
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
+
 def test_the_shape_checks_see_every_notebook():
     assert len(NOTEBOOKS) >= 11
 
