@@ -8,10 +8,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from labkit.fonts import use_cjk_fallback
 from labkit.infra.load import LoadResult, RequestRecord
 from labkit.language import language
 from labkit.messages import N_, _
 from labkit.pool import PoolSample
+
+# Chart labels are said in the learner's language: Chinese needs a CJK font behind DejaVu.
+use_cjk_fallback()
 
 __all__ = [
     "COLORS",

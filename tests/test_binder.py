@@ -16,6 +16,19 @@ conda: PyPI is the only Python registry), so this test does its steps by hand:
 4. every notebook executed through that server's REST and kernel websocket APIs,
    as the browser would, while the user's processes are sampled for memory.
 
+The learner is a Chinese one, and the session's environment is what a Chinese
+learner's hub gives them: ``LANG=C.UTF-8`` (repo2docker's images set it, and a
+browser's language never reaches the container) and ``LABKIT_LANG=zh``, set by the
+spawner of a hub serving Chinese learners (README, "The course in Chinese"). Not
+``LANG=zh_CN.UTF-8``: Binder's images generate no such locale, and nothing would set
+it. So ``start`` writes the Chinese JupyterLab interface (``labkit translate
+lab-config``), and the test asserts, through the server, that the language pack is
+installed and that the interface setting's default is ``zh_CN``. The notebooks run
+are the Chinese ones, ``notebooks/zh/``, one for every English notebook: their code
+cells are the English ones verbatim, and ``make test`` already runs the English
+notebooks as root, so this one run covers both languages, as an unprivileged user,
+without adding minutes. Each notebook must print Chinese and raise nothing.
+
 It prints the start times and each notebook's peak memory (PSS of the kernel, the
 app in it, PostgreSQL, Prometheus and PgBouncer: every process of the user but the
 Jupyter server), and asserts the issue's budget: at most 700 MB on the heaviest
@@ -47,7 +60,11 @@ from labkit.infra.checks import MEMORY_BUDGET_MB
 from labkit.infra.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # the English ones
+LANG = "zh"  # the learner's language: the hub's spawner sets LABKIT_LANG to it
+LAB_LOCALE = "zh_CN"  # JupyterLab's name for it (the language pack's)
+TRANSLATION_PLUGIN = "@jupyterlab/translation-extension:plugin"
+CJK = re.compile(r"[\u4e00-\u9fff]")  # a Chinese character
 PREFIX = "/user/binder-sim/"  # a Binder session's JUPYTERHUB_SERVICE_PREFIX
 SYSTEM_PYTHON = Path("/usr/bin/python3")  # readable by every user, unlike pyenv's
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -263,7 +280,11 @@ def launch(learner: Learner):
         f"--port={port} --ServerApp.base_url={PREFIX} --IdentityProvider.token={token} "
         f"--ServerApp.root_dir={learner.home}"
     )
-    env = learner.env(JUPYTERHUB_SERVICE_PREFIX=PREFIX, BINDER_LAUNCH_HOST="https://binder.sim/")
+    env = learner.env(
+        JUPYTERHUB_SERVICE_PREFIX=PREFIX,
+        BINDER_LAUNCH_HOST="https://binder.sim/",
+        LABKIT_LANG=LANG,  # what the hub's spawner sets for a Chinese learner
+    )
     log = (learner.home / "tmp" / "jupyter.log").open("w")
     launched = time.time()
     process = subprocess.Popen(
@@ -285,24 +306,33 @@ def launch(learner: Learner):
 # The build (a venv and the pip list) and every notebook: minutes, not the suite's 300 s.
 @pytest.mark.timeout(1200)
 def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, built):
+    # Every English notebook through its Chinese build: a missing one would go unchecked.
+    untranslated = [p.name for p in NOTEBOOKS if not (ROOT / "notebooks" / LANG / p.name).exists()]
+    assert untranslated == [], f"not built in notebooks/{LANG}/ (labkit translate build)"
     process, client, started = launch(learner)
     results: list[tuple[str, float, float]] = []
     try:
+        interface = lab_interface(client)
         printed = []
         for path in NOTEBOOKS:
-            kernel = client.start_kernel(f"notebooks/{path.name}")
+            notebook = f"notebooks/{LANG}/{path.name}"
+            kernel = client.start_kernel(notebook)
+            said = []
             try:
                 with MemoryWatch(learner, exclude={process.pid}) as watch:
                     began = time.perf_counter()
-                    for code in notebook_code(learner.home / "notebooks" / path.name):
+                    for code in notebook_code(learner.home / notebook):
                         run = kernel.execute(code, timeout=300)
                         assert run.error is None, (
-                            f"{path.name}: {run.error['ename']}: {run.error['evalue']}\n{code}"
+                            f"{notebook}: {run.error['ename']}: {run.error['evalue']}\n{code}"
                         )
-                        printed.append(run.text)
+                        said.append(run.text)
                     seconds = time.perf_counter() - began
             finally:
                 kernel.close()
+            # A notebook that printed no Chinese at all still speaks English somewhere.
+            assert CJK.search("".join(said)), f"{notebook} printed no Chinese:\n{''.join(said)}"
+            printed.extend(said)
             results.append((path.name, seconds, watch.peak_mb))
     finally:
         process.terminate()
@@ -313,11 +343,13 @@ def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, b
             learner.run("labkit", "db", "stop", timeout=60)
 
     print("\nBinder simulation (an unprivileged user, environment from the Binder files only)")
+    print(f"  a Chinese learner: LABKIT_LANG={LANG}, JupyterLab interface {interface}")
     for step, seconds in built.items():
         print(f"  build: {step:<22} {seconds:7.1f} s")
     for step, seconds in started.items():
         print(f"  launch: {step:<21} {seconds:7.2f} s")
-    print(f"  {'notebook':<34} {'run s':>7} {'peak MB':>8}  (the user's processes but Jupyter)")
+    heading = f"notebook (notebooks/{LANG}/)"
+    print(f"  {heading:<34} {'run s':>7} {'peak MB':>8}  (the user's processes but Jupyter)")
     for name, seconds, peak in results:
         print(f"  {name:<34} {seconds:7.1f} {peak:8.0f}")
     assert started["start script"] < START_BUDGET_S
@@ -326,6 +358,32 @@ def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, b
     # A hosted session never prints a link to the kernel's own loopback address.
     loopback_links = re.findall(r"https?://(?:127\.0\.0\.1|localhost)[:/]\S*", "".join(printed))
     assert loopback_links == []
+
+
+def lab_interface(client: JupyterServerClient) -> str:
+    """The interface language JupyterLab serves, checked through its own APIs.
+
+    ``start`` changes the *default* of the interface setting (an ``overrides.d`` file), so
+    the server's settings API shows it in the schema it sends the page; the learner's own
+    settings (none yet) must not say otherwise. And the language pack must be installed:
+    ``/lab/api/translations`` lists the languages JupyterLab can switch to.
+    """
+    response = client.get(f"/lab/api/settings/{TRANSLATION_PLUGIN}")
+    response.raise_for_status()
+    setting = response.json()
+    default = setting["schema"]["properties"]["locale"]["default"]
+    chosen = (setting.get("settings") or {}).get("locale", default)
+    assert (default, chosen) == (LAB_LOCALE, LAB_LOCALE), setting
+    response = client.get("/lab/api/translations")
+    response.raise_for_status()
+    packs = response.json()["data"]
+    assert LAB_LOCALE in packs, f"no {LAB_LOCALE} language pack: {sorted(packs)}"
+    # The pack's own words, as the page would load them: the Run menu in Chinese.
+    response = client.get(f"/lab/api/translations/{LAB_LOCALE}")
+    response.raise_for_status()
+    words = response.json()["data"]["jupyterlab"]
+    assert words["Run"] == ["运行"], words.get("Run")
+    return LAB_LOCALE
 
 
 def notebook_code(path: Path) -> list[str]:

@@ -2,7 +2,9 @@
 
 What a learner does: open the exhaustion notebook, Run All, press the lab's button,
 answer a quiz question. And what a learner needs: every label and option of every
-notebook's widgets readable in full, in English and in Chinese.
+notebook's widgets readable in full, in English and in Chinese. And once, the Chinese
+learner's JupyterLab: launched with ``LABKIT_LANG=zh`` the way ``make lab`` does, its
+menus in Chinese, a Chinese notebook run through them.
 
 Chromium comes from Debian (``.ci/run`` installs it); Playwright only drives it,
 by ``executable_path``. Never ``playwright install``: nothing is downloaded.
@@ -53,6 +55,15 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 WIDTH = 1400  # the width at which the cut labels were seen
+CJK = re.compile(r"[\u4e00-\u9fff]")  # a Chinese character
+# JupyterLab's words run_all() clicks and reads, in each interface language: the Chinese
+# are the language pack's (jupyterlab-language-pack-zh-CN, "menu" context for the menus).
+LAB_WORDS = {
+    "en": {"Run": "Run", "Run All Cells": "Run All Cells", "Idle": "Idle"},
+    "zh": {"Run": "运行", "Run All Cells": "运行所有单元格", "Idle": "空闲"},
+}
+# The menu bar a Chinese learner must see: File, Edit, Run, Kernel.
+ZH_MENUS = ["文件", "编辑", "运行", "内核"]
 RUN_ALL_TIMEOUT_MS = int(os.environ.get("LABKIT_RUN_ALL_TIMEOUT_MS", 240_000))
 # JupyterLab's own settings for the test server, instead of whatever the user has:
 # no news toast over the page, the kernel starts without a dialog, and every cell is
@@ -225,6 +236,45 @@ def lab(database, tmp_path_factory) -> Iterator[Lab]:
     root.mkdir()
     # Copies, so that JupyterLab's autosave never writes outputs into the repository.
     shutil.copy(exhaustion_notebook(), root)
+    yield from serve_lab(base, root, {})
+
+
+def chinese_notebook() -> Path:
+    """The Chinese notebook the Chinese interface is tried on: the exhaustion lab's once
+    it is translated (the widgets a learner works with most), until then notebook 00."""
+    translated = ROOT / "notebooks" / "zh" / exhaustion_notebook().name
+    return translated if translated.exists() else ROOT / "notebooks" / "zh" / "00_start_here.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lab_zh(database, tmp_path_factory) -> Iterator[Lab]:
+    """The Chinese learner's JupyterLab, launched the way ``LABKIT_LANG=zh make lab`` does:
+    ``labkit translate lab-config`` writes the interface default and prints the config
+    folder that goes first in JUPYTER_CONFIG_PATH. It serves a copy of a Chinese notebook
+    in ``zh/``, where a kernel speaks Chinese by its folder, as in ``notebooks/zh/``.
+    Started only by the test that needs it (the one Chinese-interface run).
+    """
+    base = tmp_path_factory.mktemp("jupyterlab-zh")
+    root = base / "notebooks"
+    (root / "zh").mkdir(parents=True)
+    shutil.copy(chinese_notebook(), root / "zh")
+    env = {**os.environ, "LABKIT_LANG": "zh"}
+    config = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", "translate", "lab-config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert config, "labkit translate lab-config printed no config folder in Chinese"
+    previous = os.environ.get("JUPYTER_CONFIG_PATH")
+    path = config + (f":{previous}" if previous else "")
+    yield from serve_lab(base, root, {"LABKIT_LANG": "zh", "JUPYTER_CONFIG_PATH": path})
+
+
+def serve_lab(base: Path, root: Path, extra_env: dict[str, str]) -> Iterator[Lab]:
+    """Run JupyterLab on ``root`` with the test's own settings (``LAB_SETTINGS``) until
+    the generator is closed; ``extra_env`` on top of this process's environment."""
     settings = base / "settings"
     for plugin, values in LAB_SETTINGS.items():
         target = settings / f"{plugin}.jupyterlab-settings"
@@ -252,6 +302,7 @@ def lab(database, tmp_path_factory) -> Iterator[Lab]:
         "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        **extra_env,
     }
     log = (base / "jupyterlab.log").open("w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -329,16 +380,22 @@ RUN_ALL_OVER_JS = """
 """
 
 
-def run_all(page, notebook: str, lab: Lab) -> None:
-    """Open ``notebook``, Run > Run All Cells, wait until it is over; fail on any error."""
+def run_all(page, notebook: str, lab: Lab, interface: str = "en") -> None:
+    """Open ``notebook``, Run > Run All Cells, wait until it is over; fail on any error.
+
+    ``interface`` is JupyterLab's language: the menus are clicked by their words in it.
+    """
+    words = LAB_WORDS[interface]
     page.goto(lab.page_url(notebook))
     # The page's kernel indicator reads "idle" before the kernel has even started,
     # and a Run All then does nothing: ask the server, then the status bar.
     lab.wait_for_idle_kernel(notebook)
-    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=30_000)
+    page.locator(".jp-StatusBar-Widget", has_text=f"| {words['Idle']}").first.wait_for(
+        timeout=30_000
+    )
     page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook is the current one
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.locator(".lm-MenuBar-item", has_text=words["Run"]).first.click()
+    page.get_by_role("menuitem", name=words["Run All Cells"], exact=True).click()
     try:
         page.wait_for_function(RUN_ALL_OVER_JS, timeout=RUN_ALL_TIMEOUT_MS)
     except Exception:
@@ -485,19 +542,27 @@ def expect_enabled(button) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_no_widget_text_is_cut(lab, browser, shots, lang):
-    """Every label, option and button of every notebook's widgets shows in full."""
+def test_no_widget_text_is_cut(request, browser, shots, lang):
+    """Every label, option and button of every notebook's widgets shows in full.
+
+    In Chinese, in the Chinese learner's JupyterLab (``lab_zh``), after a Chinese notebook
+    has run there: one server and one page for both, which costs the suite one Run All
+    of that notebook and one server start, not a whole run of its own.
+    """
     if lang == "zh" and not cjk_font_installed():
         _unavailable(
             "no Chinese font, so Chinese text cannot be measured: apt-get install "
             "fonts-wqy-microhei (.ci/run does)"
         )
+    lab = request.getfixturevalue("lab" if lang == "en" else "lab_zh")
+    if lang == "zh":
+        chinese_interface_runs_a_chinese_notebook(lab, browser, shots)
     name, calls = write_gallery(lab.root, lang)
     assert any("exhaustion_lab_widget(" in c for c in calls), calls
     assert {quiz_bank_of(p) for p in NOTEBOOKS} == set(bank_files())
     page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
     try:
-        run_all(page, name, lab)
+        run_all(page, name, lab, interface=lang)
         # Every option of every bank is on the page, in this language: all rendered.
         page_text = page.locator(".jp-Notebook").inner_text()
         missing = [
@@ -514,6 +579,30 @@ def test_no_widget_text_is_cut(lab, browser, shots, lang):
         shoot(page, f"widgets-{lang}", shots)
         cut = cut_texts(page)
         assert not cut, "text cut short in a widget:\n" + "\n".join(cut)
+    finally:
+        page.close()
+
+
+def chinese_interface_runs_a_chinese_notebook(lab: Lab, browser, shots: list[Path]) -> None:
+    """A Chinese notebook, Run All through the Chinese menus: the menu bar, the widgets'
+    labels and what the cells print are all Chinese, and no cell fails."""
+    notebook = f"zh/{chinese_notebook().name}"
+    page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
+    try:
+        run_all(page, notebook, lab, interface="zh")
+        menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+        assert [m for m in ZH_MENUS if m not in menus] == [], f"the menu bar reads {menus}"
+        # What the cells printed (their outputs but the widgets), and the widgets' text.
+        printed = "\n".join(
+            page.locator(".jp-OutputArea-output:not(:has(.jupyter-widgets))").all_inner_texts()
+        )
+        assert CJK.search(printed), f"{notebook} printed no Chinese:\n{printed}"
+        labels = "\n".join(page.locator(".jupyter-widgets").all_inner_texts())
+        assert CJK.search(labels), f"{notebook}'s widgets show no Chinese:\n{labels}"
+        cut = cut_texts(page)
+        assert not cut, "text cut short in a widget:\n" + "\n".join(cut)
+        page.locator(".jp-Notebook .jp-Cell").first.scroll_into_view_if_needed()
+        shoot(page, f"chinese-interface-{Path(notebook).stem}", shots)
     finally:
         page.close()
 

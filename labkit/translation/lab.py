@@ -22,8 +22,12 @@ shared JupyterHub it belongs to every learner. In English it returns None: nothi
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
+import site
+import sys
 from pathlib import Path
 
 from labkit.language import DEFAULT, language
@@ -35,9 +39,31 @@ LOCALES = {"zh": "zh_CN"}
 
 def environment_settings_dir() -> Path:
     """The application settings folder JupyterLab would use: ``<app dir>/settings``."""
+    return app_dir() / "settings"
+
+
+def app_dir() -> Path:
+    """JupyterLab's application folder, as ``jupyterlab.commands.get_app_dir()`` finds it.
+
+    Binder's ``start`` runs this before the server, within its "well under a second"
+    budget, and importing ``jupyterlab.commands`` alone takes 1.5 to 3 s. So the usual
+    case is answered without it: ``JUPYTERLAB_DIR``, or JupyterLab installed in this
+    environment with its app folder there (``<sys.prefix>/share/jupyter/lab``).
+    Anything else (a user-site install, a relocated package) asks JupyterLab itself.
+    """
+    if os.environ.get("JUPYTERLAB_DIR"):
+        return Path(os.environ["JUPYTERLAB_DIR"]).resolve()
+    spec = importlib.util.find_spec("jupyterlab")  # locates the package, imports nothing
+    prefix = Path(sys.prefix).resolve()
+    candidate = prefix / "share" / "jupyter" / "lab"
+    userbase = Path(site.getuserbase()).resolve()
+    if spec is not None and spec.origin and candidate.is_dir():
+        package = Path(spec.origin).resolve()
+        if package.is_relative_to(prefix) and not package.is_relative_to(userbase):
+            return candidate
     from jupyterlab.commands import get_app_dir
 
-    return Path(get_app_dir()) / "settings"
+    return Path(get_app_dir())
 
 
 def prepare(lang: str | None = None, home: Path | None = None) -> Path | None:
