@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from labkit.fonts import use_cjk_fallback
 from labkit.infra.load import LoadResult, RequestRecord
-from labkit.language import language
 from labkit.messages import N_, _
 from labkit.pool import PoolSample
 
@@ -31,52 +29,7 @@ __all__ = [
     "plot_queue_predictions",
     "plot_sweep",
     "plot_worker_ladder",
-    "use_language_font",
 ]
-
-# Fonts with Chinese glyphs, best first: Debian's fonts-wqy-microhei is installed here and in CI.
-CJK_FONTS = (
-    "WenQuanYi Micro Hei",
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "SimHei",
-)
-
-CJK_FILE_HINTS = ("wqy", "notosanscjk", "sourcehansans", "msyh", "pingfang", "simhei")
-
-
-def _installed_cjk_font(font_manager) -> str | None:
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
-
-
-def use_language_font() -> str | None:
-    """In Chinese, put the first installed CJK font before matplotlib's sans-serif fonts.
-
-    Latin glyphs it lacks (the minus sign, ρ) fall back to the fonts after it. Returns the
-    font chosen, or None in English or when no CJK font is installed (the figure is then
-    drawn as before, Chinese characters as boxes, and matplotlib warns).
-    """
-    if language() != "zh":
-        return None
-    from matplotlib import font_manager
-
-    chosen = _installed_cjk_font(font_manager)
-    if chosen is None:  # matplotlib's font cache may predate the font: look on disk once
-        for path in font_manager.findSystemFonts():
-            if any(hint in Path(path).name.lower() for hint in CJK_FILE_HINTS):
-                font_manager.fontManager.addfont(path)
-        chosen = _installed_cjk_font(font_manager)
-    if chosen is None:
-        return None
-    families = [chosen] + [f for f in plt.rcParams["font.sans-serif"] if f != chosen]
-    plt.rcParams["font.sans-serif"] = families
-    if "sans-serif" not in plt.rcParams["font.family"]:
-        plt.rcParams["font.family"] = ["sans-serif"]
-    return chosen
-
 
 COLORS = {"in_use": "tab:red", "idle": "tab:green", "size": "tab:blue", "waiting": "tab:orange"}
 
@@ -85,7 +38,6 @@ def plot_latency(result: LoadResult, title: str = N_("Request latency")) -> Figu
     """Histogram of latencies beside the p50/p95/p99 bars."""
     summary = result.summary
     latencies = [r.latency_s * 1000 for r in result.records]
-    use_language_font()
     fig, (hist, bars) = plt.subplots(1, 2, figsize=(10, 3.5), width_ratios=[2, 1])
     hist.hist(latencies, bins=40, color="tab:blue", alpha=0.8)
     hist.set(xlabel=_("latency (ms)"), ylabel=_("requests"), title=_("distribution"))
@@ -110,7 +62,6 @@ def plot_bars(values: dict[str, float], *, ylabel: str, title: str, fmt: str = "
     (so are the text arguments of every plot here): a notebook passes its English and
     marks it with ``N_`` in its lab module (``labkit.labs.principles.PLOT_TEXT``).
     """
-    use_language_font()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(
         [_(label) for label in values],
@@ -137,7 +88,6 @@ def plot_pool_timeseries(
     series: Sequence[str] = ("size", "in_use", "idle", "waiting"),
 ) -> Figure:
     """size, in_use, idle and waiting over time, with requests in flight overlaid."""
-    use_language_font()
     fig, ax = plt.subplots(figsize=(10, 4))
     times = [s.t_s for s in samples]
     for name in series:
@@ -184,7 +134,6 @@ def plot_sweep(
     mark_label: str = "",
 ) -> Figure:
     """Throughput (left axis) and p95 latency (right axis) against one parameter."""
-    use_language_font()
     fig, left = plt.subplots(figsize=(8, 4))
     left.plot(xs, throughput, "o-", color="tab:blue", label=_("throughput"))
     left.set(xlabel=_(xlabel), ylabel=_("throughput (req/s)"), title=_(title))
@@ -213,7 +162,6 @@ def plot_sweep(
 
 def plot_first_wave(cold_ms: Sequence[float], warm_ms: Sequence[float], *, title: str) -> Figure:
     """Latencies of the first wave of simultaneous requests, cold pool against warm pool."""
-    use_language_font()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     waves = range(1, len(cold_ms) + 1)
     ax.plot(waves, cold_ms, "o-", label=_("minsize=1 (cold)"))
@@ -232,7 +180,6 @@ def plot_outage(run) -> Figure:
 
     The shaded span is the time the server was down.
     """
-    use_language_font()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
     end = max((r.start_s + r.latency_s for r in run.records), default=1.0)
     edges = [i * 0.1 for i in range(int(end / 0.1) + 2)]
@@ -262,7 +209,6 @@ def plot_monitoring_views(views: dict, start: float, *, title: str) -> Figure:
 
     ``views`` maps a view name (``labkit.monitoring.VIEWS``) to its ``[(time, value)]``.
     """
-    use_language_font()
     fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True)
     styles = {
         "used": {"color": COLORS["in_use"], "linewidth": 3},
@@ -309,7 +255,6 @@ def plot_worker_ladder(ladder) -> Figure:
         (_("{count} workers") if s.asked > 1 else _("{count} worker")).format(count=s.asked)
         for s in steps
     ]
-    use_language_font()
     fig, ax = plt.subplots(figsize=(8, 4))
     bars = ax.bar(labels, [s.workers_sessions for s in steps], color="tab:blue", alpha=0.8)
     ax.bar_label(bars)
@@ -333,7 +278,6 @@ def plot_worker_ladder(ladder) -> Figure:
 
 def plot_alert(waiting: Sequence, states: Sequence, start: float, *, title: str) -> Figure:
     """Waiting requests and an alert's state (0 off, 1 pending, 2 firing) over time."""
-    use_language_font()
     fig, ax = plt.subplots(figsize=(10, 3.5))
     ax.step([t - start for t, _v in waiting], [v for _t, v in waiting], where="post",
             label=_("waiting requests"), color=COLORS["waiting"])  # fmt: skip
@@ -352,7 +296,6 @@ def plot_connections_over_time(runs: Sequence, *, title: str) -> Figure:
 
     ``runs`` are ``scale_out.LoadRun`` objects.
     """
-    use_language_font()
     fig, ax = plt.subplots(figsize=(10, 4))
     for run, color in zip(runs, RUN_COLORS, strict=False):  # at most four runs
         times = [s.t_s for s in run.samples]
@@ -392,7 +335,6 @@ def plot_direct_vs_pgbouncer(direct, pooled) -> Figure:
         N_("throughput (req/s)"): ([direct.throughput_rps, pooled.throughput_rps], "%.1f"),
         N_("p95 latency (ms)"): ([direct.p95_ms, pooled.p95_ms], "%.0f"),
     }
-    use_language_font()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
     for ax, (ylabel, (values, fmt)) in zip(axes, figures.items(), strict=True):
         ax.bar([direct.label, pooled.label], values, color=["tab:blue", "tab:orange"])
@@ -416,7 +358,6 @@ def plot_queue_predictions(points) -> Figure:
     servers, hold_s = first.mmc.servers, first.mmc.service_time_s
     rhos = [i / 100 for i in range(5, 96)]
     rates = [rho * servers / hold_s for rho in rhos]
-    use_language_font()
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot(
         rhos,

@@ -15,7 +15,7 @@ from labkit.labs.exhaustion import ExhaustionRun, exhaustion_lab
 from labkit.labs.leaks import ACTIONS, leak_lab
 from labkit.labs.tuning import TuningRun, run_tuning_lab
 from labkit.messages import N_, _, say
-from labkit.plots import COLORS, plot_latency, plot_pool_timeseries, use_language_font
+from labkit.plots import COLORS, plot_latency, plot_pool_timeseries
 
 __all__ = [
     "draw_exhaustion",
@@ -145,7 +145,6 @@ def _axis_top(fixed: float, values: Sequence[float], headroom: float = 1.1) -> f
 
 def draw_exhaustion(run: ExhaustionRun) -> Figure:
     """The live chart: in_use, idle and waiting over time, and the latencies so far."""
-    use_language_font()  # before the figure: its Chinese labels need a CJK font
     fig, (pool_ax, latency_ax) = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[3, 2])
     samples = list(run.samples)
     times = [s.t_s for s in samples]
