@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from labkit.monitoring.views import VIEWS
 
-__all__ = ["VIEWS", "mean_between", "start_monitoring"]
+__all__ = ["VIEWS", "mean_between", "promtool_check", "start_monitoring"]
 
 
 def start_monitoring(app, prefer_prometheus: bool = True):
@@ -40,3 +40,10 @@ def mean_between(series: list[tuple[float, float]], start: float, end: float) ->
     """
     values = [v for t, v in series if start <= t <= end]
     return sum(values) / len(values) if values else float("nan")
+
+
+def promtool_check(text: str) -> str:
+    """What ``promtool check metrics`` says of an exposition ``text`` (or why it did not run)."""
+    from labkit.monitoring import prometheus
+
+    return prometheus.promtool_check(text)

@@ -45,7 +45,12 @@ from labkit.labs.article.transaction import (
     compile_article_transaction,
     run_article_transaction,
 )
-from labkit.labs.article.users_route import Answer, UsersRouteRun, run_article_users_route
+from labkit.labs.article.users_route import (
+    Answer,
+    UsersRouteRun,
+    run_article_users_route,
+    status_table,
+)
 
 __all__ = [
     "ARTICLE_CREDENTIALS",
@@ -73,4 +78,5 @@ __all__ = [
     "run_article_transaction",
     "run_article_users_route",
     "run_task_reference_demo",
+    "status_table",
 ]

@@ -26,6 +26,7 @@ from labkit.labs.article.evidence import Raised, Warned, raised_or_none
 from labkit.labs.article.models import Users
 from labkit.labs.article.snippets import ARTICLE_USERS_ROUTE, run_snippet
 from labkit.labs.article.tortoise_config import MODELS_MODULE, article_tortoise_config, isolated
+from labkit.messages import _, display_width
 
 SNIPPET_LABEL = "users route"
 
@@ -217,3 +218,24 @@ async def _kit_route(dsn: str, dead_port: int, user: dict) -> tuple[Answer, Answ
         await up.close()  # removes the log filter health.install() added
         await down.close()
     return created, duplicate, refused
+
+
+def status_table(run: UsersRouteRun) -> str:
+    """The status each version of ``POST /users`` answered, one row per situation.
+
+    Columns: the article's route as written, as its author meant it, and the kit's. Padded
+    by display width, so the Chinese headers (two columns a character) line up too.
+    """
+    rows = [
+        (_("request"), _("as written"), _("as meant"), _("the kit's")),
+        (_("new user"), run.created.status, "", run.kit_created.status),
+        (_("duplicate email"), run.duplicate.status, "", run.kit_duplicate.status),
+        (_("database unreachable"), run.down.status, run.intended_down.status, run.kit_down.status),
+    ]
+    lines = []
+    for label, *cells in rows:
+        line = label + " " * (22 - display_width(label))
+        for cell, width in zip(cells, (12, 10, 10), strict=True):
+            line += " " * (width - display_width(str(cell))) + str(cell)
+        lines.append(line)
+    return "\n".join(lines)
