@@ -54,6 +54,7 @@ TRANSLATED_MODULES = [
     "labkit/cli.py",
     "labkit/environment.py",
     "labkit/grading/checking.py",
+    "labkit/grading/banks.py",
     "labkit/grading/exercises.py",
     "labkit/grading/quiz.py",
     "labkit/grading/quiz_widgets.py",

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from labkit.errors import LabkitError
+from labkit.messages import _
 
 LANGUAGES = ("en", "zh")
 MODES = ("self-check", "class")
@@ -45,16 +46,20 @@ def bank_dir() -> Path:
     if override:
         folder = Path(override).expanduser()
         if not folder.is_dir():
-            raise QuizError(f"LABKIT_BANKS={override} is not a folder of question banks")
+            raise QuizError(
+                _("LABKIT_BANKS={folder} is not a folder of question banks").format(folder=override)
+            )
         return folder
     if _WHEEL_BANKS.is_dir():
         return _WHEEL_BANKS
     if _CHECKOUT_BANKS.is_dir():
         return _CHECKOUT_BANKS
     raise QuizError(
-        "No question banks found: labkit looks in its own package (a built wheel) and in "
-        "quizzes/ beside it (a checkout). Reinstall labkit, or set LABKIT_BANKS to a folder "
-        "of banks."
+        _(
+            "No question banks found: labkit looks in its own package (a built wheel) and in "
+            "quizzes/ beside it (a checkout). Reinstall labkit, or set LABKIT_BANKS to a folder "
+            "of banks."
+        )
     )
 
 
@@ -104,7 +109,11 @@ def _load_bank(path: Path, _mtime_ns: int) -> dict:
     try:
         jsonschema.validate(bank, schema)
     except jsonschema.ValidationError as exc:
-        raise QuizError(f"{path.name} is not a valid question bank: {exc.message}") from exc
+        raise QuizError(
+            _("{bank} is not a valid question bank: {problem}").format(
+                bank=path.name, problem=exc.message
+            )
+        ) from exc
     return bank
 
 
@@ -114,18 +123,22 @@ def question(qid: str) -> dict:
     files = bank_files()
     path = files.get(prefix)
     if path is None:
-        raise QuizError(f"no question bank for {qid!r}; the banks are {sorted(files)}")
+        raise QuizError(
+            _("no question bank for {qid!r}; the banks are {banks}").format(
+                qid=qid, banks=sorted(files)
+            )
+        )
     for item in load_bank(path)["questions"]:
         if item["id"] == qid:
             return item
-    raise QuizError(f"{path.name} has no question {qid!r}")
+    raise QuizError(_("{bank} has no question {qid!r}").format(bank=path.name, qid=qid))
 
 
 def questions(notebook: str) -> list[dict]:
     """Every question of a notebook's bank ("01", "02", ...)."""
     path = bank_files().get(notebook)
     if path is None:
-        raise QuizError(f"no question bank for notebook {notebook!r}")
+        raise QuizError(_("no question bank for notebook {notebook!r}").format(notebook=notebook))
     return load_bank(path)["questions"]
 
 
@@ -142,12 +155,16 @@ def quiz_mode(notebook: str) -> str:
     """
     forced = os.environ.get("LABKIT_QUIZ_MODE", "").strip().lower()
     if forced and forced not in MODES:
-        raise QuizError(f"LABKIT_QUIZ_MODE={forced!r} is not a mode; use one of {MODES}")
+        raise QuizError(
+            _("LABKIT_QUIZ_MODE={mode!r} is not a mode; use one of {modes}").format(
+                mode=forced, modes=MODES
+            )
+        )
     if forced == "class":
         return "class"
     path = bank_files().get(notebook)
     if path is None:
-        raise QuizError(f"no question bank for notebook {notebook!r}")
+        raise QuizError(_("no question bank for notebook {notebook!r}").format(notebook=notebook))
     return load_bank(path).get("mode", "self-check")
 
 
