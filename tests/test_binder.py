@@ -172,8 +172,14 @@ def copy_repository(target: Path) -> None:
             shutil.copy2(source, destination)
 
 
-def on_system(program: str) -> bool:
-    return shutil.which(program, path=SYSTEM_PATH) is not None
+def on_system(name: str) -> bool:
+    """A program on the system's PATH, or a package dpkg has (apt.txt lists a font too)."""
+    if shutil.which(name, path=SYSTEM_PATH) is not None:
+        return True
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+    )
+    return status.stdout.endswith("installed")
 
 
 @pytest.fixture(scope="module")
