@@ -73,12 +73,19 @@ class LoadSummary:
     errors: dict[str, int]
 
     def __str__(self) -> str:
-        errors = ", ".join(f"{k}: {v}" for k, v in self.errors.items()) or "none"
-        return (
-            f"{self.requests} requests in {self.duration_s:.2f} s = "
-            f"{self.throughput_rps:.1f} req/s | latency p50 {self.p50_ms:.1f} ms, "
-            f"p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms "
-            f"| errors: {errors}"
+        errors = ", ".join(f"{k}: {v}" for k, v in self.errors.items()) or _("none")
+        return _(
+            "{requests} requests in {duration:.2f} s = {rps:.1f} req/s | latency p50 {p50:.1f} ms, "
+            "p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max:.1f} ms | errors: {errors}"
+        ).format(
+            requests=self.requests,
+            duration=self.duration_s,
+            rps=self.throughput_rps,
+            p50=self.p50_ms,
+            p95=self.p95_ms,
+            p99=self.p99_ms,
+            max=self.max_ms,
+            errors=errors,
         )
 
 
