@@ -67,6 +67,22 @@ VARIANTS = ("bare", "instrumentator", "middleware")
 PATHS = ("/lab/ping-db", "/users/{user_id}", "/lab/hold?ms=20")
 
 
+def instrumentator_options() -> dict:
+    """The instrumentator as the app had it: the same two series, in a registry of its own
+    (their names would clash with ours in the app's)."""
+    registry = CollectorRegistry()
+    return {
+        "excluded_handlers": ["/metrics"],
+        "registry": registry,
+        "instrumentations": [
+            instrumentator_metrics.requests(registry=registry),
+            instrumentator_metrics.latency(
+                buckets=LATENCY_BUCKETS, should_include_status=False, registry=registry
+            ),
+        ],
+    }
+
+
 # ------------------------------------------------------------------ micro-benchmark
 def micro_benchmark(n: int = 20_000) -> None:
     """µs per request of each way of recording, around an app that answers at once."""
@@ -95,18 +111,7 @@ def micro_benchmark(n: int = 20_000) -> None:
             "root_path": "", "query_string": b"", "headers": [], "app": routes_app,
         }  # fmt: skip
 
-    old_registry = CollectorRegistry()
-    old = PrometheusInstrumentatorMiddleware(
-        answer,
-        excluded_handlers=["/metrics"],
-        registry=old_registry,
-        instrumentations=[
-            instrumentator_metrics.requests(registry=old_registry),
-            instrumentator_metrics.latency(
-                buckets=LATENCY_BUCKETS, should_include_status=False, registry=old_registry
-            ),
-        ],
-    )
+    old = PrometheusInstrumentatorMiddleware(answer, **instrumentator_options())
     new = HttpMetricsMiddleware(answer, metrics=HttpMetrics(CollectorRegistry()))
 
     async def per_request_us(asgi) -> float:
@@ -162,18 +167,7 @@ class Variants:
         shipped = list(fastapi_app.user_middleware)
         without_ours = [m for m in shipped if m.cls is not HttpMetricsMiddleware]
         assert len(without_ours) == len(shipped) - 1, "the app no longer has HttpMetricsMiddleware"
-        registry = CollectorRegistry()  # the instrumentator's own: its names clash with ours
-        instrumentator = Middleware(
-            PrometheusInstrumentatorMiddleware,
-            excluded_handlers=["/metrics"],
-            registry=registry,
-            instrumentations=[
-                instrumentator_metrics.requests(registry=registry),
-                instrumentator_metrics.latency(
-                    buckets=LATENCY_BUCKETS, should_include_status=False, registry=registry
-                ),
-            ],
-        )
+        instrumentator = Middleware(PrometheusInstrumentatorMiddleware, **instrumentator_options())
         at = shipped.index(next(m for m in shipped if m.cls is HttpMetricsMiddleware))
         self.stacks = {}
         for variant, middleware in (
