@@ -49,12 +49,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
 import pytest
 import yaml
 from jupyter_remote import JupyterServerClient
+from test_translation import check_chinese_output
 
 from labkit.infra.checks import MEMORY_BUDGET_MB
 from labkit.infra.ports import free_port
@@ -320,6 +322,7 @@ def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, b
     try:
         interface = lab_interface(client)
         printed = []
+        since = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for path in NOTEBOOKS:
             notebook = f"notebooks/{LANG}/{path.name}"
             kernel = client.start_kernel(notebook)
@@ -338,6 +341,11 @@ def test_a_binder_launch_runs_every_notebook_within_the_memory_budget(learner, b
                 kernel.close()
             # A notebook that printed no Chinese at all still speaks English somewhere.
             assert CJK.search("".join(said)), f"{notebook} printed no Chinese:\n{''.join(said)}"
+            # The checks of tests/test_translation.py's headless run, which CI leaves to
+            # this one: every sentence said in Chinese, none in English, and each
+            # conclusion recomputed from its figures in the language it was said in.
+            check_chinese_output(path.stem, "".join(said))
+            check_learner_conclusions(learner, path.name, "".join(said), since)
             printed.extend(said)
             results.append((path.name, seconds, watch.peak_mb))
     finally:
@@ -390,6 +398,22 @@ def lab_interface(client: JupyterServerClient) -> str:
     words = response.json()["data"]["jupyterlab"]
     assert words["Run"] == ["运行"], words.get("Run")
     return LAB_LOCALE
+
+
+def check_learner_conclusions(learner: Learner, notebook: str, text: str, since: str) -> None:
+    """The conclusions the learner's run recorded (in their own results.json) are what their
+    figures say, in Chinese, and were printed."""
+    from labkit.labs.conclusions import REGISTRY
+
+    path = learner.home / ".cache" / "labkit" / "results.json"
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key, entry in recorded.items():
+        if not key.startswith(f"{notebook[:2]}.conclusion.") or entry["recorded_at"] < since:
+            continue
+        figures = {k: v for k, v in entry.items() if k not in ("sentence", "recorded_at")}
+        assert REGISTRY[key](**figures) == entry["sentence"], key
+        assert CJK.search(entry["sentence"]), f"{key} was said in English: {entry['sentence']}"
+        assert entry["sentence"] in text, f"{key} was recorded but not printed"
 
 
 def notebook_code(path: Path) -> list[str]:
