@@ -51,19 +51,26 @@ def printed_text(nb: nbformat.NotebookNode) -> str:
 def check_conclusions(path: Path, nb: nbformat.NotebookNode, since: str) -> int:
     """Each conclusion the run recorded is what its figures say, and is what it printed."""
     from labkit.infra.results import load_results
+
+    return len(check_recorded_conclusions(path.name, load_results(), printed_text(nb), since))
+
+
+def check_recorded_conclusions(notebook: str, recorded: dict, text: str, since: str) -> list[str]:
+    """The conclusions ``notebook``'s run recorded since ``since`` (a results.json's entries)
+    are recomputed from their figures, in the language they were said in, and were printed.
+    Returns their sentences."""
     from labkit.labs.conclusions import REGISTRY
 
-    prefix = f"{path.name[:2]}.conclusion."
-    text = printed_text(nb)
-    checked = 0
-    for key, entry in load_results().items():
+    prefix = f"{notebook[:2]}.conclusion."
+    sentences = []
+    for key, entry in recorded.items():
         if not key.startswith(prefix) or entry["recorded_at"] < since:
             continue
         figures = {k: v for k, v in entry.items() if k not in ("sentence", "recorded_at")}
         assert REGISTRY[key](**figures) == entry["sentence"], key
         assert entry["sentence"] in text, f"{key} was recorded but not printed"
-        checked += 1
-    return checked
+        sentences.append(entry["sentence"])
+    return sentences
 
 
 def assert_nothing_left_behind(database) -> None:
